@@ -1,0 +1,131 @@
+"""CNN architectures for 48x48 grey faces, registered by name.
+
+Every model takes raw uint8-range pixels shaped (48, 48, 1) and carries its own
+``Rescaling`` and augmentation layers, so a saved ``.keras`` file is self-contained:
+whoever loads it feeds plain pixels, and augmentation is active only in training.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from fer_core.errors import FerError
+from fer_core.labels import IMAGE_SIZE, NUM_CLASSES
+
+INPUT_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 1)
+
+
+@dataclass(frozen=True)
+class Architecture:
+    name: str
+    summary: str
+    build: Callable[..., object]
+
+
+ARCHITECTURES: dict[str, Architecture] = {}
+
+
+def register(name: str, summary: str) -> Callable[[Callable[..., object]], Callable[..., object]]:
+    """Add a builder ``(augment: bool, dropout: float) -> keras.Model`` to the registry."""
+
+    def decorator(builder: Callable[..., object]) -> Callable[..., object]:
+        ARCHITECTURES[name] = Architecture(name, summary, builder)
+        return builder
+
+    return decorator
+
+
+def build_model(name: str, *, augment: bool = True, dropout: float = 0.3):
+    """Build a registered architecture; an unknown name lists the known ones."""
+    if name not in ARCHITECTURES:
+        raise FerError(f"unknown architecture {name!r}; choose one of {', '.join(ARCHITECTURES)}")
+    return ARCHITECTURES[name].build(augment=augment, dropout=dropout)
+
+
+def _inputs_and_stem(augment: bool):
+    """Input, [augmentation], rescaling: shared by every architecture."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(INPUT_SHAPE, name="pixels")
+    x = inputs
+    if augment:
+        # Faces in FER2013 are roughly aligned: mild geometry only, flips are label-safe.
+        x = layers.RandomFlip("horizontal", name="aug_flip")(x)
+        x = layers.RandomRotation(0.05, fill_mode="nearest", name="aug_rotate")(x)
+        x = layers.RandomTranslation(0.1, 0.1, fill_mode="nearest", name="aug_shift")(x)
+        x = layers.RandomZoom(0.1, fill_mode="nearest", name="aug_zoom")(x)
+    x = layers.Rescaling(1.0 / 255.0, name="rescale")(x)
+    return inputs, x
+
+
+def _conv_bn_relu(x, filters: int, name: str):
+    from keras import layers
+
+    x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv")(x)
+    # momentum 0.9 (not Keras' 0.99): inference statistics settle within one short demo epoch.
+    x = layers.BatchNormalization(momentum=0.9, name=f"{name}_bn")(x)
+    return layers.Activation("relu", name=f"{name}_relu")(x)
+
+
+def _head(x, dropout: float, dense_units: int = 0):
+    from keras import layers
+
+    if dense_units:
+        x = layers.Flatten(name="flatten")(x)
+        x = layers.Dropout(dropout, name="head_dropout")(x)
+        x = layers.Dense(dense_units, use_bias=False, name="head_dense")(x)
+        x = layers.BatchNormalization(momentum=0.9, name="head_bn")(x)
+        x = layers.Activation("relu", name="head_relu")(x)
+    else:
+        x = layers.GlobalAveragePooling2D(name="gap")(x)
+    x = layers.Dropout(dropout, name="final_dropout")(x)
+    return layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(x)
+
+
+@register("tiny", "3 conv blocks, ~60k parameters: trains an epoch on a sample in seconds, for demos")
+def build_tiny(augment: bool = True, dropout: float = 0.3):
+    import keras
+    from keras import layers
+
+    inputs, x = _inputs_and_stem(augment)
+    for i, filters in enumerate((16, 32, 64)):
+        x = _conv_bn_relu(x, filters, f"b{i}")
+        x = layers.MaxPooling2D(name=f"b{i}_pool")(x)
+    return keras.Model(inputs, _head(x, dropout), name="tiny")
+
+
+@register("mini_xception", "mini-Xception (Arriaga et al. 2017): depthwise-separable residual blocks, ~60k parameters")
+def build_mini_xception(augment: bool = True, dropout: float = 0.3):
+    import keras
+    from keras import layers
+
+    inputs, x = _inputs_and_stem(augment)
+    x = _conv_bn_relu(x, 8, "stem1")
+    x = _conv_bn_relu(x, 8, "stem2")
+    for i, filters in enumerate((16, 32, 64, 128)):
+        residual = layers.Conv2D(filters, 1, strides=2, padding="same", use_bias=False, name=f"x{i}_skip")(x)
+        residual = layers.BatchNormalization(momentum=0.9, name=f"x{i}_skip_bn")(residual)
+        x = layers.SeparableConv2D(filters, 3, padding="same", use_bias=False, name=f"x{i}_sep1")(x)
+        x = layers.BatchNormalization(momentum=0.9, name=f"x{i}_bn1")(x)
+        x = layers.Activation("relu", name=f"x{i}_relu")(x)
+        x = layers.SeparableConv2D(filters, 3, padding="same", use_bias=False, name=f"x{i}_sep2")(x)
+        x = layers.BatchNormalization(momentum=0.9, name=f"x{i}_bn2")(x)
+        x = layers.MaxPooling2D(3, strides=2, padding="same", name=f"x{i}_pool")(x)
+        x = layers.Add(name=f"x{i}_add")([x, residual])
+    return keras.Model(inputs, _head(x, dropout), name="mini_xception")
+
+
+@register("vgg", "VGG-style 4x2 conv blocks (32-256 filters) + dense head, ~1.8M parameters: best accuracy per CPU hour")
+def build_vgg(augment: bool = True, dropout: float = 0.4):
+    import keras
+    from keras import layers
+
+    inputs, x = _inputs_and_stem(augment)
+    for i, filters in enumerate((32, 64, 128, 256)):
+        x = _conv_bn_relu(x, filters, f"b{i}a")
+        x = _conv_bn_relu(x, filters, f"b{i}b")
+        x = layers.MaxPooling2D(name=f"b{i}_pool")(x)
+        x = layers.SpatialDropout2D(0.05 * (i + 1), name=f"b{i}_drop")(x)
+    return keras.Model(inputs, _head(x, dropout, dense_units=256), name="vgg")

@@ -1,0 +1,153 @@
+"""Plotly figures shared by the pages, always in FER class order with the app's colours.
+
+Kept out of the pages so every chart of a kind looks the same wherever it appears,
+and so they can be checked without a browser.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.express as px
+import plotly.graph_objects as go
+
+from fer_core.labels import CLASS_COLOURS, CLASS_NAMES, IMAGE_SIZE
+
+CLASS_ORDER = {"class": list(CLASS_NAMES)}
+
+
+def class_balance_figure(balance: pd.DataFrame, *, percent: bool = False) -> go.Figure:
+    value = "percent" if percent else "count"
+    figure = px.bar(
+        balance, x="class", y=value, color="split", barmode="group", category_orders=CLASS_ORDER,
+        text=balance[value].map(lambda v: f"{v:.1f}%" if percent else f"{v:,}"),
+        labels={"percent": "% of split", "count": "faces"},
+    )
+    figure.update_layout(margin={"t": 30, "b": 10}, legend_title_text="split")
+    return figure
+
+
+def image_grid(images: np.ndarray, columns: int = 8, gap: int = 2) -> np.ndarray:
+    """Tile (N, 48, 48) faces into one grey image with white gaps (fast to send to a page)."""
+    count = len(images)
+    if count == 0:
+        return np.full((IMAGE_SIZE, IMAGE_SIZE), 255, np.uint8)
+    rows = int(np.ceil(count / columns))
+    columns = min(columns, count)
+    size = IMAGE_SIZE + gap
+    grid = np.full((rows * size - gap, columns * size - gap), 255, np.uint8)
+    for index, image in enumerate(images):
+        row, column = divmod(index, columns)
+        grid[row * size : row * size + IMAGE_SIZE, column * size : column * size + IMAGE_SIZE] = image
+    return grid
+
+
+def face_strip_figure(faces: np.ndarray, titles: Sequence[str], *, diverging: bool = False, height: int = 260) -> go.Figure:
+    """Several 48x48 maps side by side with titles (mean faces, differences)."""
+    limit = float(np.abs(faces).max()) or 1.0
+    figure = px.imshow(
+        faces, facet_col=0, facet_col_wrap=len(faces), binary_string=False,
+        color_continuous_scale="RdBu_r" if diverging else "gray",
+        zmin=-limit if diverging else 0, zmax=limit if diverging else 255,
+    )
+    for annotation, title in zip(figure.layout.annotations, titles, strict=False):
+        annotation.text = title
+    figure.update_xaxes(showticklabels=False).update_yaxes(showticklabels=False)
+    figure.update_layout(height=height, margin={"t": 30, "b": 0, "l": 0, "r": 0}, coloraxis_showscale=diverging)
+    return figure
+
+
+def pixel_histogram_figure(histograms: pd.DataFrame) -> go.Figure:
+    figure = px.line(
+        histograms, x="intensity", y="share", color="class", category_orders=CLASS_ORDER,
+        color_discrete_map=CLASS_COLOURS, labels={"intensity": "pixel intensity", "share": "share of pixels"},
+    )
+    figure.update_layout(margin={"t": 30, "b": 10})
+    return figure
+
+
+def brightness_contrast_figure(table: pd.DataFrame) -> go.Figure:
+    long = table.melt(id_vars=["class", "split"], value_vars=["brightness", "contrast"], var_name="measure")
+    figure = px.box(
+        long, x="class", y="value", color="class", facet_col="measure", category_orders=CLASS_ORDER,
+        color_discrete_map=CLASS_COLOURS, points=False,
+    )
+    figure.update_yaxes(matches=None, showticklabels=True)
+    figure.update_layout(showlegend=False, margin={"t": 30, "b": 10})
+    return figure
+
+
+def probability_bars(probabilities: Sequence[float], *, height: int = 280, title: str = "") -> go.Figure:
+    """Horizontal bars for the 7 classes, angry on top, like the label order."""
+    values = [float(p) for p in probabilities]
+    figure = go.Figure(
+        go.Bar(
+            x=values, y=list(CLASS_NAMES), orientation="h",
+            marker_color=[CLASS_COLOURS[name] for name in CLASS_NAMES],
+            text=[f"{v:.0%}" for v in values], textposition="outside", cliponaxis=False,
+        )
+    )
+    figure.update_layout(
+        height=height, title=title or None, margin={"t": 30 if title else 5, "b": 5, "l": 5, "r": 30},
+        xaxis={"range": [0, 1], "tickformat": ".0%"},
+        yaxis={"categoryorder": "array", "categoryarray": list(CLASS_NAMES)[::-1]},
+    )
+    return figure
+
+
+def training_curves_figure(history: pd.DataFrame, live_point: dict | None = None) -> go.Figure:
+    """Loss and accuracy per epoch, train vs validation; ``live_point`` adds the running epoch."""
+    from plotly.subplots import make_subplots
+
+    figure = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"))
+    styles = {"": ("train", "#1f77b4"), "val_": ("validation", "#ff7f0e")}
+    for column, metric in enumerate(("loss", "accuracy"), start=1):
+        for prefix, (name, colour) in styles.items():
+            key = f"{prefix}{metric}"
+            if key in history:
+                figure.add_trace(
+                    go.Scatter(x=history["epoch"], y=history[key], name=name, mode="lines+markers",
+                               line={"color": colour}, showlegend=column == 1, legendgroup=name),
+                    row=1, col=column,
+                )
+        if live_point and live_point.get(metric) is not None:
+            figure.add_trace(
+                go.Scatter(x=[live_point["epoch"]], y=[live_point[metric]], name="current epoch (running)",
+                           mode="markers", marker={"symbol": "circle-open", "size": 11, "color": "#1f77b4"},
+                           showlegend=column == 1, legendgroup="live"),
+                row=1, col=column,
+            )
+    figure.update_xaxes(title_text="epoch")
+    figure.update_layout(height=330, margin={"t": 40, "b": 10})
+    return figure
+
+
+def confusion_figure(matrix: np.ndarray, *, normalise: bool) -> go.Figure:
+    values = np.asarray(matrix, dtype=float)
+    if normalise:
+        values = values / np.maximum(values.sum(axis=1, keepdims=True), 1)
+    figure = px.imshow(
+        values, x=list(CLASS_NAMES), y=list(CLASS_NAMES), color_continuous_scale="Blues", text_auto=".0%" if normalise else True,
+        labels={"x": "predicted", "y": "true", "color": "share of true class" if normalise else "faces"},
+    )
+    figure.update_layout(margin={"t": 30, "b": 10}, height=480)
+    return figure
+
+
+def per_class_metrics_figure(per_class: dict) -> go.Figure:
+    rows = [{"class": name, "metric": metric, "value": values[metric]}
+            for name, values in per_class.items() for metric in ("precision", "recall", "f1")]
+    figure = px.bar(pd.DataFrame(rows), x="class", y="value", color="metric", barmode="group", category_orders=CLASS_ORDER)
+    figure.update_layout(yaxis={"range": [0, 1]}, margin={"t": 30, "b": 10})
+    return figure
+
+
+def probability_timeline_figure(timeline: pd.DataFrame) -> go.Figure:
+    """Per-class probability over a video's time axis (column ``time_s`` plus one per class)."""
+    long = timeline.melt(id_vars=["time_s"], value_vars=list(CLASS_NAMES), var_name="class", value_name="probability")
+    figure = px.line(long, x="time_s", y="probability", color="class", category_orders=CLASS_ORDER,
+                     color_discrete_map=CLASS_COLOURS, labels={"time_s": "time (s)"})
+    figure.update_layout(yaxis={"range": [0, 1]}, margin={"t": 30, "b": 10})
+    return figure

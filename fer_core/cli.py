@@ -1,0 +1,197 @@
+"""``python -m fer_core``: the command-line face of every feature.
+
+Every user error (bad file, bad model, bad argument) prints one ``error: ...`` line to
+stderr and exits with code 2; no traceback reaches the user.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from fer_core.errors import FerError
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
+
+
+def command(name: str) -> Callable[[Callable[[argparse.Namespace], int]], Callable[[argparse.Namespace], int]]:
+    def decorator(function: Callable[[argparse.Namespace], int]) -> Callable[[argparse.Namespace], int]:
+        COMMANDS[name] = function
+        return function
+
+    return decorator
+
+
+def _print_json(payload: object) -> None:
+    print(json.dumps(payload, indent=2))
+
+
+# --------------------------------------------------------------------------- data
+
+
+@command("info")
+def _info(args: argparse.Namespace) -> int:
+    from fer_core.data import load_dataset
+    from fer_core.stats import dataset_summary
+
+    summary = dataset_summary(load_dataset(args.path))
+    if args.json:
+        _print_json(summary)
+        return 0
+    print(f"{summary['source']}: {summary['rows']} faces, labels: {'yes' if summary['labelled'] else 'no'}")
+    for split, counts in summary["splits"].items():
+        per_class = ", ".join(f"{name} {count}" for name, count in counts["per_class"].items())
+        print(f"  {split}: {counts['rows']} ({per_class})")
+    duplicates = summary["duplicates"]
+    print(f"  exact duplicate images: {duplicates['within_splits']} within splits, {duplicates['across_splits']} across splits")
+    return 0
+
+
+@command("bench-data")
+def _bench_data(args: argparse.Namespace) -> int:
+    import tempfile
+    import time
+
+    from fer_core.data import load_dataset
+
+    with tempfile.TemporaryDirectory() as cache:
+        os.environ["FER_CACHE_DIR"] = cache  # a fresh cache, so 'cold' really parses
+        start = time.perf_counter()
+        dataset = load_dataset(args.path)
+        cold = time.perf_counter() - start
+        start = time.perf_counter()
+        load_dataset(args.path)
+        cached = time.perf_counter() - start
+    result = {"path": str(args.path), "rows": len(dataset), "cold_s": round(cold, 3), "cached_s": round(cached, 3)}
+    _print_json(result) if args.json else print(f"{result['rows']} rows: cold parse {cold:.2f} s, cached load {cached:.3f} s")
+    return 0
+
+
+# --------------------------------------------------------------------------- training
+
+
+@command("train")
+def _train(args: argparse.Namespace) -> int:
+    from fer_core.config import TrainConfig
+    from fer_core.runs import create_run, resolve_run_dir
+    from fer_core.training import train_run
+
+    if args.resume or args.run:
+        run_dir = resolve_run_dir(args.resume or args.run)
+        state = train_run(run_dir, resume=bool(args.resume))
+    else:
+        if not args.data:
+            raise FerError("train needs --data PATH (or --resume RUN_DIR)")
+        if not Path(args.data).exists():
+            raise FerError(f"dataset not found: {args.data}")
+        config = TrainConfig(
+            data=str(Path(args.data).resolve()),
+            arch=args.arch,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            optimiser=args.optimiser,
+            learning_rate=args.lr,
+            label_smoothing=args.label_smoothing,
+            augment=not args.no_augment,
+            class_weighting=args.class_weighting,
+            seed=args.seed,
+            sample_per_class=args.sample_per_class,
+            **({"dropout": args.dropout} if args.dropout is not None else {}),
+        )
+        run_dir = create_run(config, name=args.name)
+        print(f"run folder: {run_dir}", flush=True)
+        state = train_run(run_dir)
+    print(f"{run_dir.name}: {state}")
+    return 0 if state == "finished" else 1
+
+
+@command("runs")
+def _runs(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from fer_core.runs import list_runs
+
+    runs = list_runs()
+    if args.json:
+        _print_json([{**asdict(run), "path": str(run.path)} for run in runs])
+        return 0
+    if not runs:
+        print("no runs yet")
+    for run in runs:
+        best = f"{run.best_val_accuracy:.4f}" if run.best_val_accuracy is not None else "-"
+        print(f"{run.run_id:40s} {run.state:12s} {run.arch:14s} epoch {run.epochs_done}/{run.epochs}  best val acc {best}")
+    return 0
+
+
+@command("cancel")
+def _cancel(args: argparse.Namespace) -> int:
+    from fer_core.runs import request_cancel, resolve_run_dir
+
+    request_cancel(resolve_run_dir(args.run))
+    return 0
+
+
+# --------------------------------------------------------------------------- parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from fer_core.architectures import ARCHITECTURES
+    from fer_core.config import OPTIMISERS, TrainConfig
+
+    defaults = TrainConfig()
+    parser = argparse.ArgumentParser(prog="python -m fer_core", description="FER Studio: facial expression recognition on FER2013.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    info = sub.add_parser("info", help="summarise a dataset: rows per split and class, duplicates")
+    info.add_argument("path")
+    info.add_argument("--json", action="store_true")
+
+    bench_data = sub.add_parser("bench-data", help="time a cold parse and a cached load of a dataset")
+    bench_data.add_argument("path")
+    bench_data.add_argument("--json", action="store_true")
+
+    train = sub.add_parser("train", help="train a model (a new run, or --resume an old one)")
+    train.add_argument("--data", help="dataset path (fer2013.csv, train.csv, .zip, image folder ...)")
+    train.add_argument("--arch", default=defaults.arch, choices=sorted(ARCHITECTURES))
+    train.add_argument("--epochs", type=int, default=defaults.epochs)
+    train.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    train.add_argument("--optimiser", default=defaults.optimiser, choices=OPTIMISERS)
+    train.add_argument("--lr", type=float, default=defaults.learning_rate)
+    train.add_argument("--label-smoothing", type=float, default=defaults.label_smoothing)
+    train.add_argument("--dropout", type=float, default=None, help="head dropout (default: the config default)")
+    train.add_argument("--no-augment", action="store_true")
+    train.add_argument("--class-weighting", action="store_true")
+    train.add_argument("--seed", type=int, default=defaults.seed)
+    train.add_argument("--sample-per-class", type=int, default=0, help="train on N faces per class (quick demos)")
+    train.add_argument("--name", default="", help="a label added to the run id")
+    train.add_argument("--out", help="runs folder (default models/runs)")
+    train.add_argument("--resume", metavar="RUN_DIR", help="continue a cancelled/interrupted run from its last checkpoint")
+    train.add_argument("--run", metavar="RUN_DIR", help=argparse.SUPPRESS)  # a prepared folder, used by the app
+
+    runs = sub.add_parser("runs", help="list training runs with state and best accuracy")
+    runs.add_argument("--out", help="runs folder (default models/runs)")
+    runs.add_argument("--json", action="store_true")
+
+    cancel = sub.add_parser("cancel", help="ask a training run to stop")
+    cancel.add_argument("run", help="run id or folder")
+
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "out", None) and args.command in ("train", "runs"):
+        os.environ["FER_RUNS_DIR"] = str(Path(args.out).resolve())
+    try:
+        return COMMANDS[args.command](args)
+    except FerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130

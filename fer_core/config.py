@@ -1,0 +1,84 @@
+"""The whole training configuration as one typed, JSON-serialisable record.
+
+A run folder's ``config.json`` is this dataclass, so any run can be repeated or
+resumed from its folder alone.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from fer_core.errors import FerError
+
+OPTIMISERS = ("adam", "adamw", "sgd")
+SCHEDULES = ("cosine", "constant")
+
+
+@dataclass
+class TrainConfig:
+    data: str = ""  # dataset path (any layout fer_core.data understands)
+    arch: str = "vgg"
+    epochs: int = 40
+    batch_size: int = 128
+    optimiser: str = "adamw"
+    learning_rate: float = 1e-3
+    weight_decay: float = 5e-4
+    schedule: str = "cosine"  # cosine decay over all epochs after a one-epoch warm-up
+    label_smoothing: float = 0.1
+    augment: bool = True
+    dropout: float = 0.4
+    class_weighting: bool = False
+    seed: int = 42
+    train_split: str = "Training"
+    val_split: str = "PublicTest"
+    sample_per_class: int = 0  # >0: a stratified sample of this many faces per class, for demos
+    time_limit_minutes: float = 0.0  # >0: cancel the run after this long (public demo mode)
+
+    def validate(self) -> TrainConfig:
+        """Refuse impossible settings up front, before a process is started."""
+        from fer_core.architectures import ARCHITECTURES
+
+        problems = []
+        if self.arch not in ARCHITECTURES:
+            problems.append(f"unknown architecture {self.arch!r} (choose {', '.join(ARCHITECTURES)})")
+        if not 1 <= self.epochs <= 1000:
+            problems.append("epochs must be between 1 and 1000")
+        if not 1 <= self.batch_size <= 4096:
+            problems.append("batch size must be between 1 and 4096")
+        if not 0 < self.learning_rate < 1:
+            problems.append("learning rate must be between 0 and 1")
+        if self.optimiser not in OPTIMISERS:
+            problems.append(f"optimiser must be one of {', '.join(OPTIMISERS)}")
+        if self.schedule not in SCHEDULES:
+            problems.append(f"schedule must be one of {', '.join(SCHEDULES)}")
+        if not 0 <= self.label_smoothing < 1:
+            problems.append("label smoothing must be in [0, 1)")
+        if not 0 <= self.dropout < 1:
+            problems.append("dropout must be in [0, 1)")
+        if self.sample_per_class < 0:
+            problems.append("sample per class must be 0 (all) or positive")
+        if not self.data:
+            problems.append("no dataset given")
+        if problems:
+            raise FerError("invalid training config: " + "; ".join(problems))
+        return self
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise FerError(f"unknown config keys: {', '.join(sorted(unknown))}")
+        return cls(**values)
+
+    @classmethod
+    def load(cls, path: Path) -> TrainConfig:
+        try:
+            return cls.from_dict(json.loads(path.read_text()))
+        except (OSError, ValueError, TypeError) as exc:
+            raise FerError(f"{path}: not a readable training config ({exc})") from None

@@ -1,0 +1,78 @@
+"""Loading classifier models safely, and calling them fast.
+
+``load_classifier`` refuses anything that is not a FER classifier with a clear
+message: a missing or corrupt file, a model with Python ``Lambda`` code (Keras
+``safe_mode`` stays on, so a downloaded model cannot run arbitrary code), or one whose
+input/output shapes do not fit 48x48 grey faces and 7 classes.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from fer_core.errors import FerError
+from fer_core.labels import IMAGE_SIZE, NUM_CLASSES
+
+EXPECTED_INPUT = (None, IMAGE_SIZE, IMAGE_SIZE, 1)
+
+
+def load_classifier(path: str | Path):
+    """Load and check a ``.keras`` FER classifier."""
+    path = Path(path)
+    if not path.is_file():
+        raise FerError(f"model file not found: {path}")
+    if path.suffix != ".keras":
+        raise FerError(f"{path.name}: expected a Keras 3 '.keras' model file")
+    if not zipfile.is_zipfile(path):
+        raise FerError(f"{path.name}: not a valid .keras file (corrupt or truncated)")
+    import keras
+
+    try:
+        model = keras.models.load_model(path, compile=False, safe_mode=True)
+    except ValueError as exc:
+        if "lambda" in str(exc).lower() or "safe_mode" in str(exc):
+            raise FerError(f"{path.name}: refused, the model contains Python code (a Lambda layer)") from None
+        raise FerError(f"{path.name}: cannot load the model ({_first_line(exc)})") from None
+    except Exception as exc:  # noqa: BLE001 - keras raises many types for damaged archives
+        raise FerError(f"{path.name}: cannot load the model ({_first_line(exc)})") from None
+    input_shape = tuple(model.inputs[0].shape) if model.inputs else None
+    output_shape = tuple(model.outputs[0].shape) if model.outputs else None
+    if input_shape != EXPECTED_INPUT or output_shape != (None, NUM_CLASSES):
+        raise FerError(
+            f"{path.name}: incompatible model: takes {input_shape} and gives {output_shape}, "
+            f"expected (None, 48, 48, 1) -> (None, 7)"
+        )
+    return model
+
+
+class FastClassifier:
+    """Calls a Keras model directly on small batches.
+
+    ``model.predict`` builds a data pipeline per call (~70 ms for one face here); a
+    traced ``tf.function`` with a fixed input signature costs ~2-3 ms.
+    """
+
+    def __init__(self, model) -> None:
+        import tensorflow as tf
+
+        self.model = model
+        self._call = tf.function(
+            lambda x: model(x, training=False),
+            input_signature=[tf.TensorSpec((None, IMAGE_SIZE, IMAGE_SIZE, 1), tf.float32)],
+            reduce_retracing=True,
+        )
+
+    def __call__(self, faces: np.ndarray) -> np.ndarray:
+        """(N, 48, 48) or (N, 48, 48, 1) pixels in 0-255 -> (N, 7) probabilities."""
+        batch = np.asarray(faces, dtype=np.float32).reshape(-1, IMAGE_SIZE, IMAGE_SIZE, 1)
+        if len(batch) == 0:
+            return np.zeros((0, NUM_CLASSES), np.float32)
+        return self._call(batch).numpy()
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0][:200] if lines else type(exc).__name__

@@ -1,0 +1,20 @@
+"""Repository-relative locations, so nothing depends on the current working directory."""
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DATA_DIR = REPO_ROOT / "data"
+MODELS_DIR = REPO_ROOT / "models"
+DEFAULT_MODEL_DIR = MODELS_DIR / "default"
+DEFAULT_MODEL_PATH = DEFAULT_MODEL_DIR / "model.keras"
+
+
+def runs_dir() -> Path:
+    """Where training runs live; ``FER_RUNS_DIR`` lets tests and deployments move it."""
+    return Path(os.environ.get("FER_RUNS_DIR", MODELS_DIR / "runs"))
+
+
+def cache_dir() -> Path:
+    """Where parsed-dataset caches go; gitignored because they hold FER2013 pixels."""
+    return Path(os.environ.get("FER_CACHE_DIR", DATA_DIR / ".cache"))

@@ -1,0 +1,232 @@
+"""Run folders: the interface between a training process and whoever watches it.
+
+``models/runs/<run-id>/`` holds ``config.json``, ``history.csv`` (one row per epoch),
+``status.json`` (written atomically), ``train.log``, ``checkpoint.keras`` (after every
+epoch, with optimiser state) and ``best.keras``. The trainer writes; the UI and CLI read.
+
+Only one run trains at a time. The rule is an exclusive ``flock`` on ``runs/.train.lock``
+taken *before* a process is started and inherited by it, so two simultaneous start
+requests cannot both pass the check: the loser gets a clear error and nothing is created.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import fcntl
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from fer_core.config import TrainConfig
+from fer_core.errors import FerError
+from fer_core.paths import REPO_ROOT, runs_dir
+
+RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+LOCK_FD_ENV = "FER_TRAIN_LOCK_FD"
+ACTIVE_STATES = ("queued", "running")
+RESUMABLE_STATES = ("cancelled", "failed", "interrupted")
+
+
+def write_json_atomic(path: Path, payload: dict) -> None:
+    """Write JSON so a reader never sees half a file (temp file in the same folder + rename)."""
+    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as handle:
+        json.dump(payload, handle, indent=2)
+    os.replace(handle.name, path)
+
+
+def run_dir_for(run_id: str) -> Path:
+    """The folder of a run id, refusing anything that could escape the runs folder."""
+    if not RUN_ID_PATTERN.match(run_id) or run_id in (".", ".."):
+        raise FerError(f"invalid run id {run_id!r}: use letters, digits, '-', '_' and '.' only")
+    root = runs_dir().resolve()
+    path = (root / run_id).resolve()
+    if path.parent != root:
+        raise FerError(f"invalid run id {run_id!r}")
+    return path
+
+
+def resolve_run_dir(value: str | Path) -> Path:
+    """Accept a run id or a path to a run folder (the CLI takes either)."""
+    path = Path(value)
+    if path.is_dir() and (path / "config.json").exists():
+        return path.resolve()
+    return run_dir_for(str(value))
+
+
+def new_run_id(arch: str, name: str = "") -> str:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    slug = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")[:32]
+    return f"{stamp}-{arch}" + (f"-{slug}" if slug else "")
+
+
+def create_run(config: TrainConfig, name: str = "") -> Path:
+    """Make a new run folder holding its config and a 'queued' status."""
+    config.validate()
+    root = runs_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    run_id = new_run_id(config.arch, name)
+    path = run_dir_for(run_id)
+    suffix = 1
+    while path.exists():
+        suffix += 1
+        path = run_dir_for(f"{run_id}.{suffix}")
+    path.mkdir()
+    (path / "config.json").write_text(config.to_json())
+    write_json_atomic(path / "status.json", {"state": "queued", "epoch": 0, "epochs": config.epochs, "updated_at": time.time()})
+    return path
+
+
+def _pid_alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie child of this process is dead for our purposes
+        waited, _ = os.waitpid(pid, os.WNOHANG)
+        return waited == 0
+    except ChildProcessError:
+        return True
+
+
+def read_status(run_dir: Path) -> dict:
+    """The run's status; a 'running' run whose process is gone reads as 'interrupted'."""
+    try:
+        status = json.loads((run_dir / "status.json").read_text())
+    except (OSError, ValueError):
+        return {"state": "unknown", "epoch": 0}
+    if status.get("state") in ACTIVE_STATES and status.get("pid") and not _pid_alive(status["pid"]):
+        status["state"] = "interrupted"
+        status.setdefault("message", "the training process stopped without finishing (killed or machine restarted)")
+    return status
+
+
+def read_history(run_dir: Path) -> list[dict]:
+    """Per-epoch metrics as dicts of floats (empty before the first epoch ends)."""
+    try:
+        with (run_dir / "history.csv").open(newline="") as handle:
+            return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
+    except (OSError, ValueError):
+        return []
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: str
+    path: Path
+    state: str
+    arch: str
+    epochs_done: int
+    epochs: int
+    best_val_accuracy: float | None
+    seconds_per_epoch: float | None
+    sample_per_class: int
+
+
+def summarise_run(path: Path) -> RunSummary:
+    status = read_status(path)
+    try:
+        config = TrainConfig.load(path / "config.json")
+    except FerError:
+        config = TrainConfig()
+    history = read_history(path)
+    accuracies = [row["val_accuracy"] for row in history if "val_accuracy" in row]
+    durations = [row["seconds"] for row in history if "seconds" in row]
+    return RunSummary(
+        run_id=path.name,
+        path=path,
+        state=status.get("state", "unknown"),
+        arch=config.arch,
+        epochs_done=len(history),
+        epochs=config.epochs,
+        best_val_accuracy=max(accuracies) if accuracies else None,
+        seconds_per_epoch=sum(durations) / len(durations) if durations else None,
+        sample_per_class=config.sample_per_class,
+    )
+
+
+def list_runs() -> list[RunSummary]:
+    """Every run folder, newest first."""
+    root = runs_dir()
+    if not root.is_dir():
+        return []
+    folders = [p for p in root.iterdir() if p.is_dir() and (p / "config.json").exists()]
+    return [summarise_run(p) for p in sorted(folders, key=lambda p: p.name, reverse=True)]
+
+
+def active_run() -> RunSummary | None:
+    """The run that is training now, if any."""
+    return next((run for run in list_runs() if run.state in ACTIVE_STATES), None)
+
+
+# --------------------------------------------------------------------------- one run at a time
+
+
+def acquire_training_lock(run_id: str) -> int:
+    """Take the global training lock or raise; returns the fd that holds it."""
+    root = runs_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    fd = os.open(root / ".train.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 200, 0).decode(errors="replace").strip() or "another run"
+        os.close(fd)
+        raise FerError(f"a training run is already in progress ({holder}); cancel it or wait for it to finish") from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, run_id.encode(), 0)
+    return fd
+
+
+def start_training_process(run_dir: Path, *, resume: bool = False) -> int:
+    """Start ``python -m fer_core train`` for a run folder in its own process and session.
+
+    The lock is taken here, in the caller, and handed to the child, so the check and the
+    start are one step. The child outlives the Streamlit script (and a closed browser).
+    """
+    status = read_status(run_dir)
+    if resume and status.get("state") not in RESUMABLE_STATES:
+        raise FerError(f"run {run_dir.name} is {status.get('state')}; only cancelled, failed or interrupted runs resume")
+    fd = acquire_training_lock(run_dir.name)
+    try:
+        log = (run_dir / "train.log").open("ab")
+        env = {**os.environ, LOCK_FD_ENV: str(fd), "PYTHONUNBUFFERED": "1"}
+        command = [sys.executable, "-m", "fer_core", "train", "--resume" if resume else "--run", str(run_dir)]
+        process = subprocess.Popen(
+            command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            pass_fds=(fd,), start_new_session=True,
+        )
+        log.close()
+        state = dict(status, state="queued", pid=process.pid, updated_at=time.time())
+        state.pop("message", None)
+        write_json_atomic(run_dir / "status.json", state)
+        return process.pid
+    finally:
+        os.close(fd)  # the child holds its inherited copy for its whole life
+
+
+def request_cancel(run_dir: Path) -> None:
+    """Ask a run to stop after the current batch; what was saved stays."""
+    (run_dir / "cancel").touch()
+    pid = read_status(run_dir).get("pid")
+    if pid and _pid_alive(pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+
+
+def delete_run(run_dir: Path) -> None:
+    if read_status(run_dir).get("state") in ACTIVE_STATES:
+        raise FerError(f"run {run_dir.name} is training; cancel it before deleting")
+    shutil.rmtree(run_dir)

@@ -1,0 +1,291 @@
+"""The training process: fit a model for one run folder, checkpointing every epoch.
+
+It runs as its own OS process (``python -m fer_core train``), never in a Streamlit
+script thread, and talks to the world only through its run folder (see ``runs.py``):
+``status.json`` several times per epoch (batch progress, running loss, ETA), a
+``history.csv`` row plus ``checkpoint.keras`` after each epoch, ``best.keras`` whenever
+validation accuracy improves. Resuming reloads the checkpoint, whose optimiser state
+includes the step counter, so the learning-rate schedule and epoch count carry on.
+
+It builds and compiles under a ``tf.distribute`` strategy: on a machine with several
+GPUs it uses ``MirroredStrategy`` (data parallel across them); otherwise the default.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+import signal
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+from fer_core.config import TrainConfig
+from fer_core.errors import FerError
+from fer_core.labels import NUM_CLASSES
+from fer_core.runs import LOCK_FD_ENV, acquire_training_lock, read_history, read_status, write_json_atomic
+
+STATUS_INTERVAL_S = 1.0
+HISTORY_FIELDS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds")
+
+
+class RunCancelled(Exception):
+    """Raised inside ``fit`` to stop at once, without finishing the epoch."""
+
+
+def stratified_sample(labels: np.ndarray, per_class: int, seed: int) -> np.ndarray:
+    """Indices of up to ``per_class`` rows of each class, chosen reproducibly."""
+    rng = np.random.default_rng(seed)
+    picks = [rng.permutation(np.flatnonzero(labels == c))[:per_class] for c in range(NUM_CLASSES)]
+    return np.sort(np.concatenate(picks))
+
+
+def class_weights(labels: np.ndarray) -> dict[int, float]:
+    """Inverse-frequency weights (mean 1), so rare 'disgust' counts as much as 'happy'."""
+    counts = np.bincount(labels, minlength=NUM_CLASSES).astype(float)
+    weights = len(labels) / (NUM_CLASSES * np.maximum(counts, 1))
+    return {c: float(w) for c, w in enumerate(weights)}
+
+
+def load_training_data(config: TrainConfig) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray] | None]:
+    """(train images, labels) and (validation images, labels) as the config asks."""
+    from fer_core.data import load_dataset
+
+    dataset = load_dataset(config.data)
+    if not dataset.has_labels:
+        raise FerError(f"{Path(config.data).name} has no labels; training needs emotion labels")
+    train = dataset.split(config.train_split)
+    val = dataset.split(config.val_split) if config.val_split and config.val_split in dataset.split_names else None
+    if config.sample_per_class:
+        train = train.subset(stratified_sample(train.labels, config.sample_per_class, config.seed))
+        if val is not None:
+            val = val.subset(stratified_sample(val.labels, max(config.sample_per_class // 4, 8), config.seed))
+    pair = (train.images, train.labels)
+    return pair, (val.images, val.labels) if val is not None else None
+
+
+def _tf_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, *, shuffle: bool, seed: int):
+    import tensorflow as tf
+
+    ds = tf.data.Dataset.from_tensor_slices((images[..., None], labels))
+    if shuffle:
+        ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+    ds = ds.batch(batch_size).map(
+        lambda x, y: (tf.cast(x, tf.float32), tf.one_hot(y, NUM_CLASSES)), num_parallel_calls=tf.data.AUTOTUNE
+    )
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def _strategy():
+    import tensorflow as tf
+
+    gpus = tf.config.list_logical_devices("GPU")
+    return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
+
+
+def compile_model(model, config: TrainConfig, steps_per_epoch: int) -> None:
+    import keras
+
+    if config.schedule == "cosine":
+        warmup = steps_per_epoch if config.epochs > 1 else 0
+        learning_rate = keras.optimizers.schedules.CosineDecay(
+            initial_learning_rate=config.learning_rate / 10 if warmup else config.learning_rate,
+            decay_steps=max(1, steps_per_epoch * config.epochs - warmup),
+            alpha=0.01,
+            warmup_target=config.learning_rate if warmup else None,
+            warmup_steps=warmup,
+        )
+    else:
+        learning_rate = config.learning_rate
+    optimisers = {
+        "adam": lambda: keras.optimizers.Adam(learning_rate),
+        "adamw": lambda: keras.optimizers.AdamW(learning_rate, weight_decay=config.weight_decay),
+        "sgd": lambda: keras.optimizers.SGD(learning_rate, momentum=0.9, nesterov=True),
+    }
+    model.compile(
+        optimizer=optimisers[config.optimiser](),
+        loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
+        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+    )
+
+
+def save_model_atomic(model, path: Path) -> None:
+    """Keras writes in place; a kill mid-write must not destroy the previous file."""
+    temporary = path.with_name(f".{path.stem}.tmp.keras")
+    model.save(temporary)
+    os.replace(temporary, path)
+
+
+def _current_learning_rate(model) -> float:
+    import keras
+
+    return float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
+
+
+def _make_monitor(run_dir: Path, config: TrainConfig, steps_per_epoch: int, stop_flag: dict, started: float):
+    """A Keras callback that reports progress, saves every epoch and honours cancel requests."""
+    import keras
+
+    class RunMonitor(keras.callbacks.Callback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.history = read_history(run_dir)
+            self.best = max((row["val_accuracy"] for row in self.history if "val_accuracy" in row), default=-1.0)
+            self.last_write = 0.0
+            self.batch_seconds: list[float] = []
+
+        def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+            self.epoch_start = self.batch_start = time.time()
+            self.epoch = epoch
+
+        def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+            now = time.time()
+            self.batch_seconds = ([*self.batch_seconds, now - self.batch_start])[-50:]
+            self.batch_start = now
+            if stop_flag.get("reason") or (run_dir / "cancel").exists():
+                raise RunCancelled(stop_flag.get("reason") or "cancelled by the user")
+            if config.time_limit_minutes and now - started > config.time_limit_minutes * 60:
+                raise RunCancelled(f"stopped after the {config.time_limit_minutes:g}-minute time limit")
+            if now - self.last_write >= STATUS_INTERVAL_S or batch + 1 == steps_per_epoch:
+                self.last_write = now
+                per_batch = float(np.median(self.batch_seconds))
+                remaining_batches = (steps_per_epoch - batch - 1) + steps_per_epoch * (config.epochs - self.epoch - 1)
+                self._status(
+                    "running",
+                    batch=batch + 1,
+                    batch_loss=float((logs or {}).get("loss", np.nan)),
+                    batch_accuracy=float((logs or {}).get("accuracy", np.nan)),
+                    learning_rate=_current_learning_rate(self.model),
+                    eta_s=remaining_batches * per_batch * 1.1,  # ~10 % for validation and saving
+                )
+
+        def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+            logs = logs or {}
+            row = {"epoch": epoch + 1, "learning_rate": _current_learning_rate(self.model), "seconds": time.time() - self.epoch_start}
+            row.update({k: float(logs[k]) for k in ("loss", "accuracy", "val_loss", "val_accuracy") if k in logs})
+            save_model_atomic(self.model, run_dir / "checkpoint.keras")
+            if row.get("val_accuracy", row.get("accuracy", 0.0)) > self.best:
+                self.best = row.get("val_accuracy", row.get("accuracy", 0.0))
+                save_model_atomic(self.model, run_dir / "best.keras")
+            self.history.append(row)
+            _write_history(run_dir, self.history)
+            print(" ".join(f"{k}={v:.4g}" for k, v in row.items()), flush=True)
+            self._status("running", batch=0, best_val_accuracy=self.best)
+
+        def _status(self, state: str, **extra: float) -> None:
+            payload = read_status(run_dir)
+            payload.update(
+                state=state, epoch=len(self.history), epochs=config.epochs, batches=steps_per_epoch,
+                pid=os.getpid(), updated_at=time.time(), **extra,
+            )
+            write_json_atomic(run_dir / "status.json", payload)
+
+    return RunMonitor()
+
+
+def _write_history(run_dir: Path, history: list[dict]) -> None:
+    temporary = run_dir / ".history.csv.tmp"
+    with temporary.open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=HISTORY_FIELDS, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(history)
+    os.replace(temporary, run_dir / "history.csv")
+
+
+def _set_status(run_dir: Path, state: str, **extra: object) -> None:
+    payload = read_status(run_dir)
+    payload.update(state=state, pid=os.getpid(), updated_at=time.time(), **extra)
+    write_json_atomic(run_dir / "status.json", payload)
+
+
+def train_run(run_dir: Path, *, resume: bool = False) -> str:
+    """Train (or resume) the run in ``run_dir`` to completion, cancel or failure; returns the final state.
+
+    Holds the one-run-at-a-time lock for its whole life: inherited from the starter
+    when launched by ``start_training_process``, else taken here.
+    """
+    inherited = os.environ.pop(LOCK_FD_ENV, None)
+    lock_fd = int(inherited) if inherited else acquire_training_lock(run_dir.name)
+    stop_flag: dict = {}
+    signal.signal(signal.SIGTERM, lambda *_: stop_flag.update(reason="cancelled by the user"))
+    (run_dir / "cancel").unlink(missing_ok=True)
+    try:
+        return _train(run_dir, resume, stop_flag)
+    finally:
+        os.close(lock_fd)
+
+
+def _train(run_dir: Path, resume: bool, stop_flag: dict) -> str:
+    started = time.time()
+    try:
+        config = TrainConfig.load(run_dir / "config.json").validate()
+        _set_status(run_dir, "running", message="loading data", batch=0)
+        import keras
+
+        keras.utils.set_random_seed(config.seed)
+        (x_train, y_train), val = load_training_data(config)
+        steps = int(np.ceil(len(x_train) / config.batch_size))
+        history = read_history(run_dir) if resume else []
+        checkpoint = run_dir / "checkpoint.keras"
+        with _strategy().scope():
+            if resume and checkpoint.exists():
+                model = keras.models.load_model(checkpoint, safe_mode=True)
+            else:
+                from fer_core.architectures import build_model
+
+                history = []
+                model = build_model(config.arch, augment=config.augment, dropout=config.dropout)
+                compile_model(model, config, steps)
+        if not resume:
+            _write_history(run_dir, [])
+        initial_epoch = len(history)
+        if initial_epoch >= config.epochs:
+            _set_status(run_dir, "finished", epoch=initial_epoch, message="already complete")
+            return "finished"
+        _set_status(run_dir, "running", message="", epoch=initial_epoch, epochs=config.epochs, batches=steps, started_at=started)
+        print(f"training {config.arch} on {len(x_train)} faces, epochs {initial_epoch + 1}..{config.epochs}", flush=True)
+        monitor = _make_monitor(run_dir, config, steps, stop_flag, started)
+        model.fit(
+            _tf_dataset(x_train, y_train, config.batch_size, shuffle=True, seed=config.seed + initial_epoch),
+            validation_data=_tf_dataset(*val, 512, shuffle=False, seed=0) if val else None,
+            epochs=config.epochs,
+            initial_epoch=initial_epoch,
+            class_weight=class_weights(y_train) if config.class_weighting else None,
+            callbacks=[monitor],
+            verbose=0,
+        )
+    except RunCancelled as stop:
+        _set_status(run_dir, "cancelled", message=str(stop), eta_s=None)
+        print(f"cancelled: {stop}", flush=True)
+        return "cancelled"
+    except Exception as exc:  # noqa: BLE001 - any failure must end up in status.json, not vanish
+        message = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        if not isinstance(exc, FerError):
+            traceback.print_exc()  # the full trace goes to train.log; the status gets one line
+        _set_status(run_dir, "failed", message=message, eta_s=None)
+        raise FerError(f"training failed: {message}") from None
+    _set_status(run_dir, "finished", message="", eta_s=0, finished_at=time.time())
+    _write_final_metrics(run_dir, config)
+    return "finished"
+
+
+def _write_final_metrics(run_dir: Path, config: TrainConfig) -> None:
+    """Evaluate the best model on the validation split so the runs table has honest numbers."""
+    from fer_core.evaluation import evaluate_model_on_dataset
+    from fer_core.model_io import load_classifier
+
+    best = run_dir / "best.keras"
+    if not best.exists() or not config.val_split:
+        return
+    try:
+        (_, _), val = load_training_data(config)
+        if val is None:
+            return
+        model = load_classifier(best)
+        report = evaluate_model_on_dataset(model, *val, tta=True)
+        report["split"] = config.val_split
+        write_json_atomic(run_dir / "metrics.json", report)
+    except FerError as exc:
+        print(f"final evaluation skipped: {exc}", flush=True)

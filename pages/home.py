@@ -1,0 +1,47 @@
+"""Home: what FER Studio does and which model answers by default."""
+
+import json
+
+import streamlit as st
+
+from fer_core.dataset_sources import HOW_TO_GET, find_datasets
+from fer_core.labels import CLASS_NAMES
+from fer_core.paths import DEFAULT_MODEL_DIR
+from ui.settings import public_demo_mode, secrets
+
+st.title("FER Studio")
+st.markdown(
+    "Facial expression recognition on **FER2013** — 48×48 grey faces in seven classes: "
+    + ", ".join(f"`{name}`" for name in CLASS_NAMES)
+    + ".\n\n"
+    "- **Explore** the dataset: class balance, sample faces, mean faces, pixel statistics, duplicates.\n"
+    "- **Train** a CNN from the browser and watch it learn; **Evaluate** it honestly on a held-out split.\n"
+    "- **Live**: your webcam, faces boxed and labelled, per-class probabilities; **Space** captures, **Esc** stops.\n"
+    "- **Photos & video**: the same model on uploaded photos, a camera snapshot or a video file."
+)
+if public_demo_mode():
+    st.info("Public demo mode: training is limited to short runs on a sample, and runs cannot be deleted.")
+
+st.subheader("Default model")
+metrics_path = DEFAULT_MODEL_DIR / "metrics.json"
+if metrics_path.exists():
+    metrics = json.loads(metrics_path.read_text())
+    cols = st.columns(4)
+    cols[0].metric("PublicTest accuracy", f"{metrics.get('accuracy', 0):.1%}")
+    if "accuracy_tta" in metrics:
+        cols[1].metric("with flip TTA", f"{metrics['accuracy_tta']:.1%}")
+    cols[2].metric("Architecture", metrics.get("arch", "?"))
+    cols[3].metric("Parameters", f"{metrics.get('parameters', 0):,}")
+    card = DEFAULT_MODEL_DIR / "model_card.md"
+    if card.exists():
+        with st.expander("Model card"):
+            st.markdown(card.read_text())
+else:
+    st.warning("No default model is installed yet: train one on the Train page and make it the default.")
+
+st.subheader("Dataset")
+sources = find_datasets(secrets())
+if sources:
+    st.success(f"Using **{sources[0].label}**" + (f" ({len(sources) - 1} more available)" if len(sources) > 1 else ""))
+else:
+    st.info(HOW_TO_GET + "\n\nLive and photo prediction work without it: they only need the shipped model.")

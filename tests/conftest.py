@@ -1,0 +1,66 @@
+"""Shared fixtures: tiny FER2013-style files built at test time (no FER2013 rows are committed)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_CSV = REPO_ROOT.parent / "shared" / "data" / "fer2013" / "fer2013_dev.csv.gz"
+CLASSES = ("angry", "disgust", "fear", "happy", "sad", "surprise", "neutral")
+
+
+def random_faces(count: int, seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, size=(count, 48, 48), dtype=np.uint8)
+
+
+def pixel_string(image: np.ndarray) -> str:
+    return " ".join(map(str, image.ravel().tolist()))
+
+
+def write_fer_csv(path: Path, images: np.ndarray, labels: np.ndarray | None, usage: list[str] | None, *, layout: str = "fer2013") -> Path:
+    """Write faces in one of the Kaggle layouts: fer2013, train, test or icml."""
+    lines = []
+    if layout == "fer2013":
+        lines.append("emotion,pixels,Usage")
+        lines += [f"{lab},{pixel_string(img)},{use}" for img, lab, use in zip(images, labels, usage, strict=True)]
+    elif layout == "icml":
+        lines.append("emotion, Usage, pixels")
+        lines += [f"{lab},{use},{pixel_string(img)}" for img, lab, use in zip(images, labels, usage, strict=True)]
+    elif layout == "train":
+        lines.append("emotion,pixels")
+        lines += [f"{lab},\"{pixel_string(img)}\"" for img, lab in zip(images, labels, strict=True)]
+    elif layout == "test":
+        lines.append("pixels")
+        lines += [pixel_string(img) for img in images]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+@pytest.fixture
+def faces() -> tuple[np.ndarray, np.ndarray, list[str]]:
+    """14 random faces, two per class, the first 10 in Training and the rest in PublicTest."""
+    images = random_faces(14)
+    labels = np.repeat(np.arange(7), 2)
+    usage = ["Training"] * 10 + ["PublicTest"] * 4
+    return images, labels, usage
+
+
+@pytest.fixture(autouse=True)
+def isolated_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Caches and runs go to temporary folders so tests never touch the repo's data/ or models/runs/."""
+    base = tmp_path_factory.mktemp("state")
+    monkeypatch.setenv("FER_CACHE_DIR", str(base / "cache"))
+    monkeypatch.setenv("FER_RUNS_DIR", str(base / "runs"))
+    monkeypatch.delenv("FER_PUBLIC_DEMO", raising=False)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture
+def shared_csv() -> Path:
+    if not SHARED_CSV.exists():
+        pytest.skip(f"the FER2013 dev copy is not at {SHARED_CSV}")
+    return SHARED_CSV

@@ -1,0 +1,41 @@
+"""Dataset choice in the sidebar, shared by Explore, Train and Evaluate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from fer_core.data import FerDataset, load_dataset
+from fer_core.dataset_sources import HOW_TO_GET, DatasetSource, find_datasets
+from fer_core.errors import FerError
+from ui.settings import secrets
+
+
+@st.cache_resource(show_spinner="Loading dataset…", max_entries=3)
+def _load(path: str, modified: float) -> FerDataset:  # noqa: ARG001 - 'modified' keys the cache
+    """Shared, read-only: cache_resource avoids copying ~80 MB of pixels per rerun."""
+    return load_dataset(path)
+
+
+def load_source(source: DatasetSource) -> FerDataset:
+    return _load(str(source.path), source.path.stat().st_mtime)
+
+
+def dataset_sidebar() -> tuple[DatasetSource, FerDataset] | None:
+    """Let the user pick among the datasets found; say which one is shown, or how to get one."""
+    sources = find_datasets(secrets())
+    if not sources:
+        st.sidebar.warning("No FER2013 dataset found.")
+        st.info(HOW_TO_GET)
+        return None
+    labels = [source.label for source in sources]
+    chosen = st.sidebar.selectbox("Dataset", labels, key="dataset_choice", help="Where each one was found is in brackets.")
+    source = sources[labels.index(chosen)]
+    try:
+        dataset = load_source(source)
+    except FerError as exc:
+        st.error(f"Cannot use {source.path.name}: {exc}")
+        return None
+    st.sidebar.caption(f"Showing **{Path(source.path).name}** — {len(dataset):,} faces, found via {source.origin}.")
+    return source, dataset
