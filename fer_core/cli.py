@@ -13,6 +13,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from fer_core.errors import FerError
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
@@ -135,6 +137,76 @@ def _cancel(args: argparse.Namespace) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- models
+
+
+def _model_path(args: argparse.Namespace) -> Path:
+    from fer_core.paths import DEFAULT_MODEL_PATH
+
+    return Path(args.model) if args.model else DEFAULT_MODEL_PATH
+
+
+@command("evaluate")
+def _evaluate(args: argparse.Namespace) -> int:
+    from fer_core.data import load_dataset
+    from fer_core.evaluation import classification_report, predict_probabilities
+    from fer_core.model_io import load_classifier
+
+    dataset = load_dataset(args.data)
+    if not dataset.has_labels:
+        raise FerError(f"{Path(args.data).name} has no labels to evaluate against")
+    rows = dataset.split(args.usage)
+    model = load_classifier(_model_path(args))
+    report = classification_report(rows.labels, predict_probabilities(model, rows.images, tta=args.tta))
+    report = {"model": str(_model_path(args)), "split": args.usage, "tta": args.tta, **report}
+    if args.json:
+        _print_json(report)
+    else:
+        print(f"{report['model']} on {args.usage} ({report['n']} faces{', flip TTA' if args.tta else ''}): accuracy {report['accuracy']:.4f}")
+        for name, values in report["per_class"].items():
+            print(f"  {name:9s} precision {values['precision']:.3f} recall {values['recall']:.3f} f1 {values['f1']:.3f} n={values['support']}")
+    return 0
+
+
+@command("predict-csv")
+def _predict_csv(args: argparse.Namespace) -> int:
+    import csv
+
+    from fer_core.data import load_dataset
+    from fer_core.evaluation import predict_probabilities
+    from fer_core.model_io import load_classifier
+
+    dataset = load_dataset(args.data, use_cache=False)
+    model = load_classifier(_model_path(args))
+    predictions = predict_probabilities(model, dataset.images, tta=args.tta).argmax(axis=1)
+    out = Path(args.out)
+    temporary = out.with_name(f".{out.name}.tmp")
+    with temporary.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["emotion"])
+        writer.writerows([int(label)] for label in predictions)
+    os.replace(temporary, out)
+    print(f"wrote {len(predictions)} predictions to {out}")
+    return 0
+
+
+@command("publish")
+def _publish(args: argparse.Namespace) -> int:
+    from fer_core.config import TrainConfig
+    from fer_core.export import publish_default_model
+    from fer_core.paths import DEFAULT_MODEL_DIR
+    from fer_core.runs import resolve_run_dir
+    from fer_core.training import load_training_data
+
+    run_dir = resolve_run_dir(args.run)
+    config = TrainConfig.load(run_dir / "config.json")
+    (_, _), val = load_training_data(config)
+    check = val[0][:256] if val is not None else np.zeros((8, 48, 48), np.uint8)
+    target = publish_default_model(run_dir, Path(args.target) if args.target else DEFAULT_MODEL_DIR, check)
+    print(f"published {run_dir.name} to {target}")
+    return 0
+
+
 # --------------------------------------------------------------------------- parser
 
 
@@ -179,6 +251,22 @@ def build_parser() -> argparse.ArgumentParser:
     cancel = sub.add_parser("cancel", help="ask a training run to stop")
     cancel.add_argument("run", help="run id or folder")
 
+    evaluate = sub.add_parser("evaluate", help="accuracy, per-class metrics and confusion matrix of a model")
+    evaluate.add_argument("--data", required=True)
+    evaluate.add_argument("--usage", default="PublicTest", help="split to evaluate on (PublicTest, PrivateTest, Training)")
+    evaluate.add_argument("--model", help="a .keras file (default: the shipped default model)")
+    evaluate.add_argument("--tta", action="store_true", help="average with the horizontally flipped face")
+    evaluate.add_argument("--json", action="store_true")
+
+    predict_csv = sub.add_parser("predict-csv", help="predict labels for a Kaggle-style test.csv (pixels only)")
+    predict_csv.add_argument("--data", required=True)
+    predict_csv.add_argument("--out", required=True)
+    predict_csv.add_argument("--model")
+    predict_csv.add_argument("--tta", action="store_true")
+
+    publish = sub.add_parser("publish", help="make a run's best model the app's default (lean .keras + verified TFLite)")
+    publish.add_argument("run", help="run id or folder")
+    publish.add_argument("--target", help=argparse.SUPPRESS)
     return parser
 
 

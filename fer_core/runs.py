@@ -11,14 +11,12 @@ requests cannot both pass the check: the loser gets a clear error and nothing is
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import fcntl
 import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -190,40 +188,64 @@ def acquire_training_lock(run_id: str) -> int:
     return fd
 
 
-def start_training_process(run_dir: Path, *, resume: bool = False) -> int:
-    """Start ``python -m fer_core train`` for a run folder in its own process and session.
+def start_new_run(config: TrainConfig, name: str = "") -> Path:
+    """Create a run folder and start training it in the background; refused while another trains.
 
-    The lock is taken here, in the caller, and handed to the child, so the check and the
-    start are one step. The child outlives the Streamlit script (and a closed browser).
+    The lock is taken before the folder exists, so a refused start leaves nothing behind.
     """
-    status = read_status(run_dir)
-    if resume and status.get("state") not in RESUMABLE_STATES:
-        raise FerError(f"run {run_dir.name} is {status.get('state')}; only cancelled, failed or interrupted runs resume")
-    fd = acquire_training_lock(run_dir.name)
+    config.validate()
+    fd = acquire_training_lock(f"new {config.arch} run")
     try:
-        log = (run_dir / "train.log").open("ab")
-        env = {**os.environ, LOCK_FD_ENV: str(fd), "PYTHONUNBUFFERED": "1"}
-        command = [sys.executable, "-m", "fer_core", "train", "--resume" if resume else "--run", str(run_dir)]
-        process = subprocess.Popen(
-            command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            pass_fds=(fd,), start_new_session=True,
-        )
-        log.close()
-        state = dict(status, state="queued", pid=process.pid, updated_at=time.time())
-        state.pop("message", None)
-        write_json_atomic(run_dir / "status.json", state)
-        return process.pid
+        run_dir = create_run(config, name)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, run_dir.name.encode(), 0)
+        _spawn(run_dir, fd, resume=False)
+        return run_dir
     finally:
         os.close(fd)  # the child holds its inherited copy for its whole life
 
 
+def resume_run(run_dir: Path) -> int:
+    """Continue a cancelled, failed or interrupted run from its last checkpoint, in the background."""
+    status = read_status(run_dir)
+    if status.get("state") not in RESUMABLE_STATES:
+        raise FerError(f"run {run_dir.name} is {status.get('state')}; only cancelled, failed or interrupted runs resume")
+    fd = acquire_training_lock(run_dir.name)
+    try:
+        return _spawn(run_dir, fd, resume=True)
+    finally:
+        os.close(fd)
+
+
+def _spawn(run_dir: Path, lock_fd: int, *, resume: bool) -> int:
+    """Start ``python -m fer_core train`` for a run folder in its own process and session.
+
+    The child inherits the lock fd, so the check and the start are one step, and it
+    outlives the Streamlit script (and a closed browser tab).
+    """
+    (run_dir / "cancel").unlink(missing_ok=True)
+    with (run_dir / "train.log").open("ab") as log:
+        env = {**os.environ, LOCK_FD_ENV: str(lock_fd), "PYTHONUNBUFFERED": "1"}
+        command = [sys.executable, "-m", "fer_core", "train", "--resume" if resume else "--run", str(run_dir)]
+        process = subprocess.Popen(
+            command, cwd=REPO_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            pass_fds=(lock_fd,), start_new_session=True,
+        )
+    state = read_status(run_dir)
+    state.update(state="queued", pid=process.pid, updated_at=time.time())
+    state.pop("message", None)
+    write_json_atomic(run_dir / "status.json", state)
+    return process.pid
+
+
 def request_cancel(run_dir: Path) -> None:
-    """Ask a run to stop after the current batch; what was saved stays."""
+    """Ask a run to stop; the trainer checks for the file before and between batches.
+
+    A file rather than a signal: it works at any moment of the child's start-up (a
+    signal before its handler is installed would kill it outright, losing the message)
+    and it survives until the trainer has seen it.
+    """
     (run_dir / "cancel").touch()
-    pid = read_status(run_dir).get("pid")
-    if pid and _pid_alive(pid):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
 
 
 def delete_run(run_dir: Path) -> None:

@@ -31,6 +31,19 @@ STATUS_INTERVAL_S = 1.0
 HISTORY_FIELDS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds")
 
 
+class RunLog:
+    """Prints progress lines; also appends them to ``train.log`` when stdout is not already that file."""
+
+    def __init__(self, run_dir: Path, *, stdout_is_log: bool) -> None:
+        self.path = None if stdout_is_log else run_dir / "train.log"
+
+    def __call__(self, message: str) -> None:
+        print(message, flush=True)
+        if self.path is not None:
+            with self.path.open("a") as handle:
+                handle.write(message + "\n")
+
+
 class RunCancelled(Exception):
     """Raised inside ``fit`` to stop at once, without finishing the epoch."""
 
@@ -124,7 +137,7 @@ def _current_learning_rate(model) -> float:
     return float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
 
 
-def _make_monitor(run_dir: Path, config: TrainConfig, steps_per_epoch: int, stop_flag: dict, started: float):
+def _make_monitor(run_dir: Path, config: TrainConfig, steps_per_epoch: int, stop_flag: dict, started: float, log: RunLog):
     """A Keras callback that reports progress, saves every epoch and honours cancel requests."""
     import keras
 
@@ -171,7 +184,7 @@ def _make_monitor(run_dir: Path, config: TrainConfig, steps_per_epoch: int, stop
                 save_model_atomic(self.model, run_dir / "best.keras")
             self.history.append(row)
             _write_history(run_dir, self.history)
-            print(" ".join(f"{k}={v:.4g}" for k, v in row.items()), flush=True)
+            log(" ".join(f"{k}={v:.4g}" for k, v in row.items()))
             self._status("running", batch=0, best_val_accuracy=self.best)
 
         def _status(self, state: str, **extra: float) -> None:
@@ -210,14 +223,16 @@ def train_run(run_dir: Path, *, resume: bool = False) -> str:
     lock_fd = int(inherited) if inherited else acquire_training_lock(run_dir.name)
     stop_flag: dict = {}
     signal.signal(signal.SIGTERM, lambda *_: stop_flag.update(reason="cancelled by the user"))
-    (run_dir / "cancel").unlink(missing_ok=True)
+    if not inherited:
+        (run_dir / "cancel").unlink(missing_ok=True)  # a started child's starter already did this
+    log = RunLog(run_dir, stdout_is_log=bool(inherited))
     try:
-        return _train(run_dir, resume, stop_flag)
+        return _train(run_dir, resume, stop_flag, log)
     finally:
         os.close(lock_fd)
 
 
-def _train(run_dir: Path, resume: bool, stop_flag: dict) -> str:
+def _train(run_dir: Path, resume: bool, stop_flag: dict, log: RunLog) -> str:
     started = time.time()
     try:
         config = TrainConfig.load(run_dir / "config.json").validate()
@@ -241,12 +256,14 @@ def _train(run_dir: Path, resume: bool, stop_flag: dict) -> str:
         if not resume:
             _write_history(run_dir, [])
         initial_epoch = len(history)
+        if stop_flag.get("reason") or (run_dir / "cancel").exists():
+            raise RunCancelled(stop_flag.get("reason") or "cancelled by the user")
         if initial_epoch >= config.epochs:
             _set_status(run_dir, "finished", epoch=initial_epoch, message="already complete")
             return "finished"
         _set_status(run_dir, "running", message="", epoch=initial_epoch, epochs=config.epochs, batches=steps, started_at=started)
-        print(f"training {config.arch} on {len(x_train)} faces, epochs {initial_epoch + 1}..{config.epochs}", flush=True)
-        monitor = _make_monitor(run_dir, config, steps, stop_flag, started)
+        log(f"training {config.arch} on {len(x_train)} faces, epochs {initial_epoch + 1}..{config.epochs}")
+        monitor = _make_monitor(run_dir, config, steps, stop_flag, started, log)
         model.fit(
             _tf_dataset(x_train, y_train, config.batch_size, shuffle=True, seed=config.seed + initial_epoch),
             validation_data=_tf_dataset(*val, 512, shuffle=False, seed=0) if val else None,
@@ -258,20 +275,21 @@ def _train(run_dir: Path, resume: bool, stop_flag: dict) -> str:
         )
     except RunCancelled as stop:
         _set_status(run_dir, "cancelled", message=str(stop), eta_s=None)
-        print(f"cancelled: {stop}", flush=True)
+        log(f"cancelled: {stop}")
         return "cancelled"
     except Exception as exc:  # noqa: BLE001 - any failure must end up in status.json, not vanish
         message = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        log(f"failed: {message}")
         if not isinstance(exc, FerError):
-            traceback.print_exc()  # the full trace goes to train.log; the status gets one line
+            log(traceback.format_exc())  # the full trace goes to train.log; the status gets one line
         _set_status(run_dir, "failed", message=message, eta_s=None)
         raise FerError(f"training failed: {message}") from None
     _set_status(run_dir, "finished", message="", eta_s=0, finished_at=time.time())
-    _write_final_metrics(run_dir, config)
+    _write_final_metrics(run_dir, config, log)
     return "finished"
 
 
-def _write_final_metrics(run_dir: Path, config: TrainConfig) -> None:
+def _write_final_metrics(run_dir: Path, config: TrainConfig, log: RunLog) -> None:
     """Evaluate the best model on the validation split so the runs table has honest numbers."""
     from fer_core.evaluation import evaluate_model_on_dataset
     from fer_core.model_io import load_classifier
@@ -288,4 +306,4 @@ def _write_final_metrics(run_dir: Path, config: TrainConfig) -> None:
         report["split"] = config.val_split
         write_json_atomic(run_dir / "metrics.json", report)
     except FerError as exc:
-        print(f"final evaluation skipped: {exc}", flush=True)
+        log(f"final evaluation skipped: {exc}")

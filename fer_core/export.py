@@ -1,0 +1,133 @@
+"""Exporting models: a lean ``.keras`` (no optimiser state), TFLite float and quantised.
+
+TFLite files are checked against the Keras model on a batch of faces before they are
+kept, so an exporter bug cannot ship a model that silently disagrees with its source.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+from fer_core.errors import FerError
+from fer_core.labels import IMAGE_SIZE
+
+FLOAT_TOLERANCE = 1e-4  # max |probability difference| for the float TFLite model
+QUANTISED_MIN_AGREEMENT = 0.95  # share of faces whose top class must not change
+
+
+def inference_copy(model):
+    """The same network without optimiser state: a third of the file size."""
+    import keras
+
+    clone = keras.Model.from_config(model.get_config())
+    clone.set_weights(model.get_weights())
+    return clone
+
+
+def save_inference_model(model, path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.stem}.tmp.keras")
+    inference_copy(model).save(temporary)
+    os.replace(temporary, path)
+    return path
+
+
+def _concrete_function(model):
+    import tensorflow as tf
+
+    spec = tf.TensorSpec((1, IMAGE_SIZE, IMAGE_SIZE, 1), tf.float32, name="pixels")
+    return tf.function(lambda x: model(x, training=False)).get_concrete_function(spec)
+
+
+def convert_tflite(model, *, quantise: bool) -> bytes:
+    import tensorflow as tf
+
+    function = _concrete_function(model)
+    converter = tf.lite.TFLiteConverter.from_concrete_functions([function], model)
+    if quantise:
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]  # dynamic-range: int8 weights, float activations
+    return converter.convert()
+
+
+class TFLiteClassifier:
+    """Runs a FER ``.tflite`` file one face at a time with TensorFlow's interpreter."""
+
+    def __init__(self, content: bytes | Path) -> None:
+        import tensorflow as tf
+
+        data = content.read_bytes() if isinstance(content, Path) else content
+        self.interpreter = tf.lite.Interpreter(model_content=data, num_threads=1)
+        self.interpreter.allocate_tensors()
+        self.input_index = self.interpreter.get_input_details()[0]["index"]
+        self.output_index = self.interpreter.get_output_details()[0]["index"]
+
+    def __call__(self, faces: np.ndarray) -> np.ndarray:
+        batch = np.asarray(faces, np.float32).reshape(-1, IMAGE_SIZE, IMAGE_SIZE, 1)
+        outputs = []
+        for face in batch:
+            self.interpreter.set_tensor(self.input_index, face[None])
+            self.interpreter.invoke()
+            outputs.append(self.interpreter.get_tensor(self.output_index)[0].copy())
+        return np.stack(outputs) if outputs else np.zeros((0, 7), np.float32)
+
+
+def export_tflite(model, out_dir: Path, check_faces: np.ndarray) -> dict:
+    """Write ``model_float.tflite`` and ``model_quant.tflite``, each verified against Keras."""
+    from fer_core.model_io import FastClassifier
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    reference = FastClassifier(model)(check_faces)
+    report = {}
+    for name, quantise in (("model_float.tflite", False), ("model_quant.tflite", True)):
+        content = convert_tflite(model, quantise=quantise)
+        probabilities = TFLiteClassifier(content)(check_faces)
+        max_difference = float(np.abs(probabilities - reference).max())
+        agreement = float((probabilities.argmax(1) == reference.argmax(1)).mean())
+        if not quantise and max_difference > FLOAT_TOLERANCE:
+            raise FerError(f"float TFLite export disagrees with Keras (max difference {max_difference:.2g})")
+        if quantise and agreement < QUANTISED_MIN_AGREEMENT:
+            raise FerError(f"quantised TFLite export changes {1 - agreement:.0%} of predictions")
+        (out_dir / name).write_bytes(content)
+        report[name] = {"bytes": len(content), "max_probability_difference": max_difference, "top1_agreement": agreement}
+    return report
+
+
+def publish_default_model(run_dir: Path, target_dir: Path, check_faces: np.ndarray) -> Path:
+    """Make a run's best model the app's default: lean .keras, TFLite files, metrics.
+
+    Written to a staging folder first and swapped in whole, so a failure leaves the
+    current default untouched.
+    """
+    from fer_core.config import TrainConfig
+    from fer_core.model_io import load_classifier
+
+    best = run_dir / "best.keras"
+    model = load_classifier(best)
+    staging = target_dir.with_name(f".{target_dir.name}.staging")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    save_inference_model(model, staging / "model.keras")
+    export_report = export_tflite(model, staging, check_faces)
+    metrics = json.loads((run_dir / "metrics.json").read_text()) if (run_dir / "metrics.json").exists() else {}
+    config = TrainConfig.load(run_dir / "config.json")
+    metrics.update(
+        arch=config.arch, parameters=int(model.count_params()), run_id=run_dir.name, published_at=time.strftime("%Y-%m-%d %H:%M:%S"),
+        exports=export_report,
+    )
+    (staging / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    (staging / "config.json").write_text(config.to_json())
+    if (target_dir / "model_card.md").exists():
+        shutil.copy2(target_dir / "model_card.md", staging / "model_card.md")
+    backup = target_dir.with_name(f".{target_dir.name}.previous")
+    shutil.rmtree(backup, ignore_errors=True)
+    if target_dir.exists():
+        target_dir.rename(backup)
+    staging.rename(target_dir)
+    shutil.rmtree(backup, ignore_errors=True)
+    return target_dir

@@ -1,0 +1,134 @@
+"""Training runs end to end on a tiny fixture: CLI, resume after SIGKILL, cancel, one run at a time."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import random_faces, write_fer_csv
+from test_cli_data import run_cli
+
+from fer_core.config import TrainConfig
+from fer_core.errors import FerError
+from fer_core.runs import list_runs, read_history, read_status, request_cancel, resume_run, run_dir_for, start_new_run
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def tiny_dataset(tmp_path: Path) -> Path:
+    """Seven classes with a learnable signal: each class has its own brightness."""
+    rng = np.random.default_rng(0)
+    labels = np.tile(np.arange(7), 24)
+    images = np.clip(random_faces(len(labels)) // 4 + (labels * 30)[:, None, None], 0, 255).astype(np.uint8)
+    usage = ["Training"] * 140 + ["PublicTest"] * 28
+    order = rng.permutation(len(labels))
+    return write_fer_csv(tmp_path / "tiny.csv", images[order], labels[order], [usage[i] for i in range(len(usage))])
+
+
+def wait_for(condition, timeout: float = 120, interval: float = 0.2) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if condition():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {condition}")
+
+
+def test_cli_train_writes_every_file_then_evaluates(tiny_dataset: Path) -> None:
+    result = run_cli("train", "--data", str(tiny_dataset), "--arch", "tiny", "--epochs", "2", "--batch-size", "32")
+    assert result.returncode == 0, result.stderr[-2000:]
+    run_dir = Path(os.environ["FER_RUNS_DIR"]) / result.stdout.split("run folder: ")[1].split()[0].split("/")[-1]
+    for name in ("config.json", "history.csv", "status.json", "train.log", "checkpoint.keras", "best.keras", "metrics.json"):
+        assert (run_dir / name).is_file(), name
+    assert read_status(run_dir)["state"] == "finished"
+    assert [row["epoch"] for row in read_history(run_dir)] == [1.0, 2.0]
+    assert TrainConfig.load(run_dir / "config.json").arch == "tiny"
+
+    evaluation = run_cli("evaluate", "--data", str(tiny_dataset), "--model", str(run_dir / "best.keras"), "--json", "--tta")
+    assert evaluation.returncode == 0, evaluation.stderr[-2000:]
+    report = json.loads(evaluation.stdout)
+    assert report["n"] == 28
+    assert set(report["per_class"]) == {"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"}
+    assert np.array(report["confusion"]).shape == (7, 7) and np.array(report["confusion"]).sum() == 28
+    assert set(report["per_class"]["angry"]) == {"precision", "recall", "f1", "support"}
+
+    listing = run_cli("runs")
+    assert run_dir.name in listing.stdout and "finished" in listing.stdout
+
+
+def test_evaluate_with_a_corrupt_model_is_one_error_line(tiny_dataset: Path, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.keras"
+    broken.write_bytes(b"PK\x03\x04 not really a zip")
+    result = run_cli("evaluate", "--data", str(tiny_dataset), "--model", str(broken), "--json")
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("error: broken.keras:") and "Traceback" not in result.stderr
+
+
+def test_sigkill_mid_training_reads_as_interrupted_and_resume_continues_the_same_run(tiny_dataset: Path) -> None:
+    config = TrainConfig(data=str(tiny_dataset), arch="tiny", epochs=40, batch_size=8, sample_per_class=0)
+    run_dir = start_new_run(config)
+    wait_for(lambda: len(read_history(run_dir)) >= 2)
+    os.kill(read_status(run_dir)["pid"], signal.SIGKILL)
+    wait_for(lambda: read_status(run_dir)["state"] == "interrupted", timeout=10)
+    done_before = len(read_history(run_dir))
+
+    # Resume with fewer total epochs so the test stays short; the epoch count carries on.
+    config.epochs = done_before + 2
+    (run_dir / "config.json").write_text(config.to_json())
+    resume_run(run_dir)
+    wait_for(lambda: read_status(run_dir)["state"] in ("finished", "failed"), timeout=180)
+    assert read_status(run_dir)["state"] == "finished", (run_dir / "train.log").read_text()[-2000:]
+    epochs = [int(row["epoch"]) for row in read_history(run_dir)]
+    assert epochs == list(range(1, done_before + 3))
+
+
+def test_cancel_stops_within_seconds_and_keeps_the_checkpoint(tiny_dataset: Path) -> None:
+    run_dir = start_new_run(TrainConfig(data=str(tiny_dataset), arch="tiny", epochs=200, batch_size=8))
+    wait_for(lambda: len(read_history(run_dir)) >= 1)
+    asked = time.time()
+    request_cancel(run_dir)
+    wait_for(lambda: read_status(run_dir)["state"] == "cancelled", timeout=15)
+    assert time.time() - asked < 15
+    assert (run_dir / "checkpoint.keras").is_file()
+    assert read_status(run_dir)["message"] == "cancelled by the user"
+
+
+def test_two_simultaneous_starts_give_exactly_one_run(tiny_dataset: Path) -> None:
+    config = TrainConfig(data=str(tiny_dataset), arch="tiny", epochs=50, batch_size=8)
+    outcomes: list[object] = []
+    barrier = threading.Barrier(2)
+
+    def start() -> None:
+        barrier.wait()
+        try:
+            outcomes.append(start_new_run(config))
+        except FerError as exc:
+            outcomes.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    errors = [o for o in outcomes if isinstance(o, FerError)]
+    assert len(errors) == 1 and "already in progress" in str(errors[0])
+    assert len(list_runs()) == 1  # the refused start created no folder
+    started = list_runs()[0].path
+    with pytest.raises(FerError, match="already in progress"):
+        start_new_run(config)
+    request_cancel(started)
+    wait_for(lambda: read_status(started)["state"] in ("cancelled", "finished", "failed", "interrupted"), timeout=60)
+    assert read_status(started)["state"] == "cancelled"
+
+
+@pytest.mark.parametrize("bad_id", ["../escape", "a/b", "..", ".hidden", "x" * 80, ""])
+def test_run_ids_cannot_escape_the_runs_folder(bad_id: str) -> None:
+    with pytest.raises(FerError, match="invalid run id"):
+        run_dir_for(bad_id)
