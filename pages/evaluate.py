@@ -1,6 +1,87 @@
-"""Placeholder until its issue lands."""
+"""Evaluate a model honestly on one split: accuracy, per-class metrics, confusion, mistakes."""
 
+import json
+
+import numpy as np
 import streamlit as st
 
+from fer_core import charts
+from fer_core.errors import FerError
+from fer_core.evaluation import classification_report, predict_probabilities
+from fer_core.labels import CLASS_NAMES
+from ui.dataset import dataset_sidebar
+from ui.models import load_model, model_sidebar
+
 st.title("Evaluate")
-st.info("Coming soon.")
+chosen_model = model_sidebar()
+chosen_data = dataset_sidebar()
+if chosen_model is None or chosen_data is None:
+    st.stop()
+model_label, model_path = chosen_model
+source, dataset = chosen_data
+if not dataset.has_labels:
+    st.info(f"{source.path.name} has no labels, so there is nothing to evaluate against.")
+    st.stop()
+
+cols = st.columns([2, 1])
+default_split = dataset.split_names.index("PublicTest") if "PublicTest" in dataset.split_names else 0
+split = cols[0].selectbox("Split", dataset.split_names, index=default_split, key="eval_split")
+tta = cols[1].toggle("Flip test-time augmentation", False, key="eval_tta", help="Average each face with its mirror image.")
+if split == "PrivateTest":
+    st.warning("PrivateTest is the independent test set: report on it once, never choose models or settings by it.")
+elif split == "Training":
+    st.caption("Training accuracy shows how well the model fits, not how well it generalises.")
+
+
+@st.cache_data(show_spinner="Classifying faces…", max_entries=8)
+def _probabilities(model_file: str, modified: float, data_file: str, data_modified: float, split: str, tta: bool) -> np.ndarray:  # noqa: ARG001
+    model = load_model(model_file, modified)
+    return predict_probabilities(model, dataset.split(split).images, tta=tta)
+
+
+try:
+    probabilities = _probabilities(str(model_path), model_path.stat().st_mtime, str(source.path), source.path.stat().st_mtime, split, tta)
+except FerError as exc:
+    st.error(str(exc))
+    st.stop()
+rows = dataset.split(split)
+report = classification_report(rows.labels, probabilities)
+
+cols = st.columns(4)
+cols[0].metric("Accuracy", f"{report['accuracy']:.2%}")
+cols[1].metric("Macro F1", f"{report['macro_f1']:.3f}")
+cols[2].metric("Faces", f"{report['n']:,}")
+cols[3].metric("Chance (majority class)", f"{np.bincount(rows.labels, minlength=7).max() / len(rows):.1%}")
+st.caption(f"{model_label} on {source.path.name} / {split}" + (" with flip TTA" if tta else ""))
+
+st.subheader("Per class")
+st.plotly_chart(charts.per_class_metrics_figure(report["per_class"]), key="per_class")
+
+st.subheader("Confusion matrix")
+normalise = st.toggle("Row-normalised (share of each true class)", True, key="confusion_normalise")
+st.plotly_chart(charts.confusion_figure(np.array(report["confusion"]), normalise=normalise), key="confusion")
+
+st.subheader("Most confident mistakes")
+cols = st.columns(3)
+true_name = cols[0].selectbox("True class", CLASS_NAMES, index=CLASS_NAMES.index("fear"), key="mistake_true")
+predicted_name = cols[1].selectbox("Predicted as", CLASS_NAMES, index=CLASS_NAMES.index("sad"), key="mistake_pred")
+count = cols[2].slider("How many", 4, 32, 12, 4, key="mistake_count")
+true_label, predicted_label = CLASS_NAMES.index(true_name), CLASS_NAMES.index(predicted_name)
+predictions = probabilities.argmax(axis=1)
+cell = np.flatnonzero((rows.labels == true_label) & (predictions == predicted_label))
+cell = cell[np.argsort(-probabilities[cell, predicted_label])][:count]
+if true_label == predicted_label:
+    st.caption("Same class chosen twice: these are the most confident *correct* answers.")
+if len(cell) == 0:
+    st.info(f"No {true_name} face was predicted as {predicted_name}.")
+else:
+    st.image(
+        [rows.images[i] for i in cell],
+        caption=[f"{predicted_name} {probabilities[i, predicted_label]:.0%} · {true_name} {probabilities[i, true_label]:.0%}" for i in cell],
+        width=96,
+    )
+
+st.download_button(
+    "Download metrics (JSON)", json.dumps({"model": model_label, "split": split, "tta": tta, **report}, indent=2),
+    file_name=f"metrics-{split}.json", mime="application/json", key="download_metrics",
+)

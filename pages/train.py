@@ -1,6 +1,187 @@
-"""Placeholder until its issue lands."""
+"""Train a CNN from the browser and watch it learn; compare, resume, delete and publish runs.
 
+Training runs in its own process (``fer_core.runs.start_new_run``): this page only writes
+a config and then reads the run folder, so a reload or a closed tab loses nothing.
+"""
+
+import time
+
+import pandas as pd
 import streamlit as st
 
+from fer_core import charts
+from fer_core.architectures import ARCHITECTURES
+from fer_core.config import OPTIMISERS, TrainConfig
+from fer_core.errors import FerError
+from fer_core.runs import (
+    ACTIVE_STATES,
+    RESUMABLE_STATES,
+    delete_run,
+    list_runs,
+    read_history,
+    read_status,
+    request_cancel,
+    resume_run,
+    run_dir_for,
+    start_new_run,
+)
+from ui.dataset import dataset_sidebar
+from ui.settings import public_demo_mode
+
+DEMO_MAX_EPOCHS = 5
+DEMO_SAMPLE_PER_CLASS = 300
+DEMO_TIME_LIMIT_MINUTES = 10.0
+
 st.title("Train")
-st.info("Coming soon.")
+demo = public_demo_mode()
+chosen = dataset_sidebar()
+runs = list_runs()
+active = next((run for run in runs if run.state in ACTIVE_STATES), None)
+
+with st.expander("New training run", expanded=not runs):
+    if chosen is None:
+        st.info("Training needs FER2013: see the note above.")
+    else:
+        source, dataset = chosen
+        with st.form("train_form"):
+            cols = st.columns(3)
+            arch = cols[0].selectbox("Architecture", list(ARCHITECTURES), index=0, key="arch",
+                                     format_func=lambda name: f"{name}", help="\n\n".join(f"**{a.name}**: {a.summary}" for a in ARCHITECTURES.values()))
+            epochs = cols[1].number_input("Epochs", 1, DEMO_MAX_EPOCHS if demo else 300, min(3, DEMO_MAX_EPOCHS) if demo else 10, key="epochs")
+            batch_size = cols[2].select_slider("Batch size", [16, 32, 64, 128, 256], 64, key="batch_size")
+            cols = st.columns(3)
+            learning_rate = cols[0].select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], 1e-3, key="lr")
+            optimiser = cols[1].selectbox("Optimiser", OPTIMISERS, index=OPTIMISERS.index("adamw"), key="optimiser")
+            label_smoothing = cols[2].slider("Label smoothing", 0.0, 0.3, 0.1, 0.05, key="label_smoothing")
+            cols = st.columns(3)
+            augment = cols[0].toggle("Augmentation (flip, shift, rotate, zoom)", True, key="augment")
+            class_weighting = cols[1].toggle("Class weighting (helps 'disgust')", False, key="class_weighting")
+            use_sample = cols[2].toggle(f"Sample: {DEMO_SAMPLE_PER_CLASS} faces per class", True, key="use_sample", disabled=demo)
+            name = st.text_input("Run name (optional)", "", max_chars=32, key="run_name")
+            submitted = st.form_submit_button("Start training", type="primary", disabled=active is not None)
+        if active is not None:
+            st.caption(f"Run **{active.run_id}** is training; one run at a time.")
+        if submitted:
+            config = TrainConfig(
+                data=str(source.path), arch=arch, epochs=int(epochs), batch_size=int(batch_size),
+                learning_rate=float(learning_rate), optimiser=optimiser, label_smoothing=float(label_smoothing),
+                augment=augment, class_weighting=class_weighting,
+                sample_per_class=DEMO_SAMPLE_PER_CLASS if (use_sample or demo) else 0,
+                time_limit_minutes=DEMO_TIME_LIMIT_MINUTES if demo else 0.0,
+            )
+            try:
+                run_dir = start_new_run(config, name)
+            except FerError as exc:
+                st.error(str(exc))
+            else:
+                st.session_state["selected_run"] = run_dir.name
+                st.rerun()
+
+if not runs:
+    st.info("No runs yet: start one above.")
+    st.stop()
+
+run_ids = [run.run_id for run in runs]
+if st.session_state.get("selected_run") not in run_ids:
+    st.session_state["selected_run"] = active.run_id if active else run_ids[0]
+selected = st.selectbox("Run", run_ids, key="selected_run")
+
+
+def _format_eta(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    minutes, secs = divmod(int(seconds), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
+
+
+@st.fragment(run_every=2)
+def monitor(run_id: str) -> None:
+    """Re-reads the run folder every 2 s: progress, ETA, curves with the running epoch, log tail."""
+    run_dir = run_dir_for(run_id)
+    if not run_dir.exists():
+        st.warning("This run was deleted.")
+        return
+    status = read_status(run_dir)
+    history = pd.DataFrame(read_history(run_dir))
+    state = status.get("state", "unknown")
+    epochs, epoch = int(status.get("epochs", 0) or 0), int(status.get("epoch", 0) or 0)
+    batches, batch = int(status.get("batches", 0) or 0), int(status.get("batch", 0) or 0)
+    done = (epoch + (batch / batches if batches else 0)) / epochs if epochs else 0.0
+    st.progress(min(done, 1.0), text=f"**{state}** — epoch {min(epoch + 1, epochs) if state in ACTIVE_STATES else epoch}/{epochs}"
+                + (f", batch {batch}/{batches}" if state in ACTIVE_STATES and batches else ""))
+    cols = st.columns(4)
+    cols[0].metric("ETA", _format_eta(status.get("eta_s")) if state in ACTIVE_STATES else "—")
+    cols[1].metric("Learning rate", f"{status['learning_rate']:.2e}" if status.get("learning_rate") else "—")
+    best = history["val_accuracy"].max() if "val_accuracy" in history else None
+    cols[2].metric("Best validation accuracy", f"{best:.1%}" if best is not None and best == best else "—")
+    cols[3].metric("Seconds per epoch", f"{history['seconds'].mean():.0f}" if "seconds" in history else "—")
+    if status.get("message"):
+        (st.error if state == "failed" else st.info)(status["message"])
+    live_point = None
+    if state in ACTIVE_STATES and batch and status.get("batch_loss") is not None:
+        live_point = {"epoch": epoch + batch / max(batches, 1), "loss": status["batch_loss"], "accuracy": status["batch_accuracy"]}
+    if len(history) or live_point:
+        st.plotly_chart(charts.training_curves_figure(history if len(history) else pd.DataFrame({"epoch": []}), live_point), key="curves")
+    buttons = st.columns(4)
+    if state in ACTIVE_STATES and buttons[0].button("Cancel", key="cancel_run", type="primary"):
+        request_cancel(run_dir)
+        st.toast("Cancel requested: the run stops after the current batch and keeps its last checkpoint.")
+    if state in RESUMABLE_STATES and (run_dir / "checkpoint.keras").exists() and buttons[0].button("Resume", key="resume_run"):
+        try:
+            resume_run(run_dir)
+        except FerError as exc:
+            st.error(str(exc))
+        else:
+            time.sleep(0.5)
+            st.rerun()
+    log_path = run_dir / "train.log"
+    if log_path.exists():
+        with st.expander("Log"):
+            st.code("\n".join(log_path.read_text(errors="replace").splitlines()[-30:]) or "(empty)", language=None)
+
+
+monitor(selected)
+
+st.subheader("All runs")
+table = pd.DataFrame(
+    [
+        {"run": r.run_id, "state": r.state, "architecture": r.arch, "epochs": f"{r.epochs_done}/{r.epochs}",
+         "best val acc": r.best_val_accuracy, "s / epoch": r.seconds_per_epoch,
+         "data": f"sample {r.sample_per_class}/class" if r.sample_per_class else "full"}
+        for r in runs
+    ]
+)
+st.dataframe(table, hide_index=True, key="runs_table",
+             column_config={"best val acc": st.column_config.NumberColumn(format="percent"), "s / epoch": st.column_config.NumberColumn(format="%.0f")})
+
+if demo:
+    st.caption("Public demo: deleting runs and changing the default model are disabled.")
+else:
+    cols = st.columns(2)
+    selected_summary = next(r for r in runs if r.run_id == selected)
+    if cols[0].button("Make this run's model the app default", key="publish", disabled=not (selected_summary.path / "best.keras").exists()):
+        from fer_core.export import publish_default_model
+        from fer_core.paths import DEFAULT_MODEL_DIR
+        from fer_core.training import load_training_data
+
+        def dataset_faces():
+            return chosen[1].images[:256] if chosen else None
+
+        try:
+            with st.spinner("Exporting and checking the model…"):
+                _, val = load_training_data(TrainConfig.load(selected_summary.path / "config.json"))
+                publish_default_model(selected_summary.path, DEFAULT_MODEL_DIR, val[0][:256] if val else dataset_faces())
+        except FerError as exc:
+            st.error(str(exc))
+        else:
+            st.cache_resource.clear()
+            st.success(f"{selected} is now the default model.")
+    if cols[1].button("Delete this run", key="delete", disabled=selected_summary.state in ACTIVE_STATES):
+        try:
+            delete_run(selected_summary.path)
+        except FerError as exc:
+            st.error(str(exc))
+        else:
+            st.session_state.pop("selected_run", None)
+            st.rerun()

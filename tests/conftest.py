@@ -64,3 +64,35 @@ def shared_csv() -> Path:
     if not SHARED_CSV.exists():
         pytest.skip(f"the FER2013 dev copy is not at {SHARED_CSV}")
     return SHARED_CSV
+
+
+@pytest.fixture(scope="session")
+def tiny_model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An untrained 'tiny' model saved as .keras (architecture and I/O are what matter here)."""
+    from fer_core.architectures import build_model
+
+    path = tmp_path_factory.mktemp("model") / "tiny.keras"
+    build_model("tiny").save(path)
+    return path
+
+
+@pytest.fixture
+def finished_run(tiny_model_file: Path, tmp_path: Path) -> Path:
+    """A run folder as a finished training leaves it, without the cost of training."""
+    import json
+    import shutil
+
+    from fer_core.config import TrainConfig
+    from fer_core.runs import create_run
+
+    images = random_faces(70, seed=3)
+    labels = np.tile(np.arange(7), 10)
+    data = write_fer_csv(tmp_path / "fer2013.csv", images, labels, ["Training"] * 56 + ["PublicTest"] * 14)
+    run_dir = create_run(TrainConfig(data=str(data), arch="tiny", epochs=2))
+    shutil.copy(tiny_model_file, run_dir / "best.keras")
+    shutil.copy(tiny_model_file, run_dir / "checkpoint.keras")
+    (run_dir / "history.csv").write_text(
+        "epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds\n1,1.9,0.2,1.9,0.21,0.001,3.0\n2,1.8,0.25,1.85,0.24,0.0005,3.1\n"
+    )
+    (run_dir / "status.json").write_text(json.dumps({"state": "finished", "epoch": 2, "epochs": 2}))
+    return run_dir

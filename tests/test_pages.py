@@ -60,3 +60,54 @@ def test_explore_sample_grid_follows_the_class_choice(small_dataset: Path) -> No
     app.selectbox(key="sample_class").set_value("happy").run()
     assert not app.exception
     assert any("happy faces from Training" in str(img.proto) for img in app.get("image"))
+
+
+def test_train_page_without_runs_offers_the_form(small_dataset: Path) -> None:
+    app = run_page("train")
+    assert any("No runs yet" in i.value for i in app.info)
+    assert app.button(key="FormSubmitter:train_form-Start training") is not None
+
+
+def test_train_page_start_creates_a_run_with_the_form_values(small_dataset: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    started = []
+
+    def fake_start(config, name=""):  # noqa: ANN001, ANN202 - records instead of spawning a process
+        from fer_core.runs import create_run
+
+        started.append(config)
+        return create_run(config, name)
+
+    monkeypatch.setattr("fer_core.runs.start_new_run", fake_start)
+    app = run_page("train")
+    app.selectbox(key="arch").set_value("tiny")
+    app.number_input(key="epochs").set_value(3)
+    app.button(key="FormSubmitter:train_form-Start training").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert len(started) == 1 and started[0].arch == "tiny" and started[0].epochs == 3
+    assert started[0].sample_per_class > 0  # the sample toggle is on by default
+
+
+def test_train_page_shows_a_finished_run_with_curves(finished_run: Path, small_dataset: Path) -> None:
+    app = run_page("train")
+    assert app.selectbox(key="selected_run").value == finished_run.name
+    assert len(app.get("plotly_chart")) == 1
+    assert any(m.label == "Best validation accuracy" and m.value == "24.0%" for m in app.metric)
+    assert "finished" in app.dataframe[0].value["state"].tolist()
+
+
+def test_public_demo_mode_hides_delete_and_caps_epochs(finished_run: Path, small_dataset: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FER_PUBLIC_DEMO", "1")
+    app = run_page("train")
+    keys = {b.key for b in app.button}
+    assert "delete" not in keys and "publish" not in keys
+    assert app.number_input(key="epochs").max == 5
+
+
+def test_evaluate_page_reports_metrics_for_a_run_model(finished_run: Path, small_dataset: Path) -> None:
+    app = run_page("evaluate", timeout=180)
+    app.sidebar.selectbox(key="model_choice").set_value(next(o for o in app.sidebar.selectbox(key="model_choice").options if finished_run.name in o)).run()
+    assert not app.exception, [e.value for e in app.exception]
+    labels = {m.label: m.value for m in app.metric}
+    assert labels["Faces"] == "14"
+    assert 0 <= float(labels["Accuracy"].rstrip("%")) <= 100
+    assert len(app.get("plotly_chart")) == 2

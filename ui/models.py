@@ -1,0 +1,39 @@
+"""Model choice shared by Evaluate, Live and Photos: the shipped default or any run's best model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from fer_core.paths import DEFAULT_MODEL_PATH
+from fer_core.runs import list_runs
+
+
+def model_choices() -> dict[str, Path]:
+    """Label -> .keras path, the default model first."""
+    choices = {}
+    if DEFAULT_MODEL_PATH.exists():
+        choices["default model"] = DEFAULT_MODEL_PATH
+    for run in list_runs():
+        best = run.path / "best.keras"
+        if best.exists():
+            accuracy = f", val {run.best_val_accuracy:.1%}" if run.best_val_accuracy is not None else ""
+            choices[f"run {run.run_id} ({run.arch}{accuracy})"] = best
+    return choices
+
+
+@st.cache_resource(show_spinner="Loading model…", max_entries=4)
+def load_model(path: str, modified: float):  # noqa: ARG001 - 'modified' keys the cache
+    from fer_core.model_io import load_classifier
+
+    return load_classifier(path)
+
+
+def model_sidebar(key: str = "model_choice") -> tuple[str, Path] | None:
+    choices = model_choices()
+    if not choices:
+        st.warning("No model found: the shipped default is missing and no run has finished an epoch yet.")
+        return None
+    label = st.sidebar.selectbox("Model", list(choices), key=key)
+    return label, choices[label]
