@@ -13,8 +13,6 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import numpy as np
-
 from fer_core.errors import FerError
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
@@ -201,9 +199,47 @@ def _publish(args: argparse.Namespace) -> int:
     run_dir = resolve_run_dir(args.run)
     config = TrainConfig.load(run_dir / "config.json")
     (_, _), val = load_training_data(config)
-    check = val[0][:256] if val is not None else np.zeros((8, 48, 48), np.uint8)
-    target = publish_default_model(run_dir, Path(args.target) if args.target else DEFAULT_MODEL_DIR, check)
+    target = publish_default_model(run_dir, Path(args.target) if args.target else DEFAULT_MODEL_DIR, val)
     print(f"published {run_dir.name} to {target}")
+    return 0
+
+
+@command("predict")
+def _predict(args: argparse.Namespace) -> int:
+    from fer_core.images import decode_image
+    from fer_core.predictor import Predictor
+
+    predictor = Predictor.from_model(_model_path(args), detector=args.detector)
+    results, failures = [], 0
+    for name in args.images:
+        try:
+            image = decode_image(Path(name).read_bytes(), Path(name).name)
+        except (FerError, OSError) as exc:
+            print(f"error: {exc if isinstance(exc, FerError) else f'{name}: {exc.strerror}'}", file=sys.stderr)
+            failures += 1
+            continue
+        faces = predictor.predict(image, photo=True)
+        results.append({"path": name, "faces": [face.to_dict() for face in faces]})
+    if args.json:
+        _print_json(results)
+    else:
+        for result in results:
+            summary = ", ".join(f"{f['label']} {max(f['probabilities'].values()):.0%} at {f['box']}" for f in result["faces"]) or "no face"
+            print(f"{result['path']}: {summary}")
+    return 2 if failures else 0
+
+
+@command("bench")
+def _bench(args: argparse.Namespace) -> int:
+    from fer_core.bench import run_benchmark
+
+    figures = run_benchmark(_model_path(args), detectors=args.detector, repeats=args.runs)
+    if args.json:
+        _print_json(figures)
+    else:
+        for name, values in figures["detectors"].items():
+            print(f"{name:10s} detect {values['detect_ms']:.1f} ms, whole frame {values['frame_ms']:.1f} ms, faces found {values['faces']}")
+        print(f"classify one face: {figures['classify_ms']:.2f} ms ({figures['classifier']}); Keras model.predict: {figures['keras_predict_ms']:.1f} ms")
     return 0
 
 
@@ -263,6 +299,18 @@ def build_parser() -> argparse.ArgumentParser:
     predict_csv.add_argument("--out", required=True)
     predict_csv.add_argument("--model")
     predict_csv.add_argument("--tta", action="store_true")
+
+    predict = sub.add_parser("predict", help="find faces in images and classify them")
+    predict.add_argument("images", nargs="+")
+    predict.add_argument("--model")
+    predict.add_argument("--detector", default="haar", choices=("haar", "blazeface"))
+    predict.add_argument("--json", action="store_true")
+
+    bench = sub.add_parser("bench", help="median detection / classification / whole-frame milliseconds at 640x480")
+    bench.add_argument("--model")
+    bench.add_argument("--detector", nargs="+", default=["haar", "blazeface"], choices=("haar", "blazeface"))
+    bench.add_argument("--runs", type=int, default=100)
+    bench.add_argument("--json", action="store_true")
 
     publish = sub.add_parser("publish", help="make a run's best model the app's default (lean .keras + verified TFLite)")
     publish.add_argument("run", help="run id or folder")

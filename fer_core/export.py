@@ -98,16 +98,19 @@ def export_tflite(model, out_dir: Path, check_faces: np.ndarray) -> dict:
     return report
 
 
-def publish_default_model(run_dir: Path, target_dir: Path, check_faces: np.ndarray | None = None) -> Path:
+def publish_default_model(run_dir: Path, target_dir: Path, validation: tuple[np.ndarray, np.ndarray] | None = None) -> Path:
     """Make a run's best model the app's default: lean .keras, TFLite files, metrics.
 
     Written to a staging folder first and swapped in whole, so a failure leaves the
     current default untouched.
     """
     from fer_core.config import TrainConfig
+    from fer_core.evaluation import evaluate_model_on_dataset
     from fer_core.model_io import load_classifier
 
-    if check_faces is None or len(check_faces) == 0:
+    if validation is not None and len(validation[0]):
+        check_faces = validation[0][:256]
+    else:
         check_faces = np.random.default_rng(0).integers(0, 256, (64, IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
     model = load_classifier(run_dir / "best.keras")
     staging = target_dir.with_name(f".{target_dir.name}.staging")
@@ -115,8 +118,9 @@ def publish_default_model(run_dir: Path, target_dir: Path, check_faces: np.ndarr
     staging.mkdir(parents=True)
     save_inference_model(model, staging / "model.keras")
     export_report = export_tflite(model, staging, check_faces)
-    metrics = json.loads((run_dir / "metrics.json").read_text()) if (run_dir / "metrics.json").exists() else {}
     config = TrainConfig.load(run_dir / "config.json")
+    metrics = evaluate_model_on_dataset(model, *validation, tta=True) if validation is not None else {}
+    metrics["split"] = config.val_split if validation is not None else None
     metrics.update(
         arch=config.arch, parameters=int(model.count_params()), run_id=run_dir.name, published_at=time.strftime("%Y-%m-%d %H:%M:%S"),
         exports=export_report,

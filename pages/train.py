@@ -171,7 +171,7 @@ else:
         try:
             with st.spinner("Exporting and checking the model…"):
                 _, val = load_training_data(TrainConfig.load(selected_summary.path / "config.json"))
-                publish_default_model(selected_summary.path, DEFAULT_MODEL_DIR, val[0][:256] if val else dataset_faces())
+                publish_default_model(selected_summary.path, DEFAULT_MODEL_DIR, val)
         except FerError as exc:
             st.error(str(exc))
         else:

@@ -71,7 +71,7 @@ def test_train_page_without_runs_offers_the_form(small_dataset: Path) -> None:
 def test_train_page_start_creates_a_run_with_the_form_values(small_dataset: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     started = []
 
-    def fake_start(config, name=""):  # noqa: ANN001, ANN202 - records instead of spawning a process
+    def fake_start(config, name=""):
         from fer_core.runs import create_run
 
         started.append(config)
