@@ -9,8 +9,11 @@ from fer_core import charts
 from fer_core.errors import FerError
 from fer_core.evaluation import classification_report, predict_probabilities
 from fer_core.labels import CLASS_NAMES
+from ui.bootstrap import bootstrap
 from ui.dataset import dataset_sidebar
 from ui.models import load_model, model_sidebar
+
+bootstrap()  # before anything loads TensorFlow: see ui/bootstrap.py
 
 st.title("Evaluate")
 chosen_model = model_sidebar()

@@ -8,8 +8,11 @@ from fer_core.data import FerDataset
 from fer_core.dataset_sources import save_upload
 from fer_core.errors import FerError
 from fer_core.labels import CLASS_NAMES
+from ui.bootstrap import bootstrap
 from ui.dataset import dataset_sidebar
 from ui.settings import public_demo_mode
+
+bootstrap()  # before anything loads TensorFlow: see ui/bootstrap.py
 
 st.title("Explore FER2013")
 

@@ -7,7 +7,10 @@ import streamlit as st
 from fer_core.dataset_sources import HOW_TO_GET, find_datasets
 from fer_core.labels import CLASS_NAMES
 from fer_core.paths import DEFAULT_MODEL_DIR
+from ui.bootstrap import bootstrap
 from ui.settings import public_demo_mode, secrets
+
+bootstrap()  # before anything loads TensorFlow: see ui/bootstrap.py
 
 st.title("FER Studio")
 st.markdown(

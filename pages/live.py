@@ -1,6 +1,108 @@
-"""Placeholder until its issue lands."""
+"""Live: the webcam, faces boxed and labelled, per-class bars; Space captures, Esc stops.
 
+The frame callback runs in streamlit-webrtc's worker thread and only calls
+``LiveProcessor.process``; the page reads the latest result from it a few times a second.
+"""
+
+import time
+from pathlib import Path
+
+import av
 import streamlit as st
 
+from fer_core import charts
+from fer_core.faces import DETECTORS
+from fer_core.live import LiveProcessor
+from ui.bootstrap import bootstrap
+from ui.faces_view import download_buttons, face_report
+from ui.models import load_model, model_sidebar
+from ui.predictors import session_predictor
+from ui.settings import secrets
+from ui.webrtc import ice_servers, live_camera
+
+bootstrap()  # before anything loads TensorFlow: see ui/bootstrap.py
+
 st.title("Live")
-st.info("Coming soon.")
+chosen = model_sidebar()
+detector = st.sidebar.selectbox("Face detector", list(DETECTORS), key="live_detector",
+                                help="haar: OpenCV's cascade (the classic). blazeface: MediaPipe's detector, faster and more robust.")
+smoothing = st.sidebar.toggle("Smooth probabilities over frames", True, key="live_smoothing")
+if chosen is None:
+    st.stop()
+model_label, model_path = chosen
+
+predictor = session_predictor(model_path, detector)
+if "live_processor" not in st.session_state:
+    st.session_state.live_processor = LiveProcessor(predictor, smoothing=smoothing)
+processor: LiveProcessor = st.session_state.live_processor
+processor.configure(predictor, smoothing=smoothing)
+st.session_state.setdefault("camera_on", False)
+st.session_state.setdefault("captures", [])
+
+
+def set_camera(on: bool) -> None:
+    st.session_state.camera_on = on
+
+
+def capture() -> None:
+    snapshot = processor.latest()
+    if snapshot is None:
+        st.toast("No frame yet: wait for the video to start.")
+        return
+    st.session_state.captures.insert(0, {"snapshot": snapshot, "model": model_label, "model_path": str(model_path)})
+
+
+def frame_callback(frame: av.VideoFrame) -> av.VideoFrame:
+    annotated = processor.process(frame.to_ndarray(format="bgr24"))
+    return av.VideoFrame.from_ndarray(annotated, format="bgr24")
+
+
+on = st.session_state.camera_on
+buttons = st.columns(3)
+buttons[0].button("Start camera", key="start", type="primary", disabled=on, on_click=set_camera, args=(True,))
+buttons[1].button("Stop", key="stop", shortcut="Esc", disabled=not on, on_click=set_camera, args=(False,))
+buttons[2].button("Capture", key="capture", shortcut="Space", disabled=not on, on_click=capture)
+st.caption("Keyboard: **Space** captures, **Esc** stops (while the page, not the video, has focus).")
+
+video_column, result_column = st.columns([3, 2])
+with video_column:
+    live_camera("live", playing=on, callback=frame_callback, ice=ice_servers(secrets()))
+
+
+@st.fragment(run_every=0.3)
+def live_results() -> None:
+    snapshot = processor.latest()
+    timing = processor.timing()
+    if not st.session_state.camera_on or snapshot is None or time.time() - snapshot.captured_at > 3:
+        st.info("Start the camera to see expressions here." if not st.session_state.camera_on else "Waiting for video…")
+        return
+    if not snapshot.faces:
+        st.warning("No face in view: face the camera, with your face lit from the front.")
+    else:
+        main = snapshot.faces[0]
+        st.markdown(f"## {main.label} · {main.confidence:.0%}")
+        st.plotly_chart(charts.probability_bars(main.probabilities), key="live_bars")
+        if len(snapshot.faces) > 1:
+            st.caption("Other faces: " + ", ".join(f"{f.label} {f.confidence:.0%}" for f in snapshot.faces[1:]))
+    st.caption(f"callback {timing['median_ms']:.1f} ms median (p90 {timing['p90_ms']:.1f} ms) · {timing['fps']:.1f} fps",
+               help="Time spent in the frame callback (detect + classify + draw), over the last 90 frames.")
+
+
+with result_column:
+    live_results()
+
+captures = st.session_state.captures
+if captures:
+    st.subheader(f"Captures ({len(captures)})")
+    if st.button("Clear captures", key="clear_captures"):
+        st.session_state.captures = []
+        st.rerun()
+for index, item in enumerate(captures):
+    snapshot = item["snapshot"]
+    stamp = time.strftime("%H:%M:%S", time.localtime(snapshot.captured_at))
+    with st.expander(f"{stamp} — " + (", ".join(f.label for f in snapshot.faces) or "no face"), expanded=index == 0):
+        st.image(snapshot.annotated, channels="BGR", caption=f"captured {stamp} with {item['model']}")
+        model = load_model(item["model_path"], Path(item["model_path"]).stat().st_mtime) if snapshot.faces else None
+        for number, face in enumerate(snapshot.faces):
+            face_report(face, model, key=f"capture_{snapshot.captured_at}_{number}", title=f"face {number + 1}: {face.label}")
+        download_buttons(snapshot.annotated, snapshot.faces, f"capture-{stamp.replace(':', '')}", key=f"capture_{snapshot.captured_at}")

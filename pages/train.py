@@ -25,8 +25,11 @@ from fer_core.runs import (
     run_dir_for,
     start_new_run,
 )
+from ui.bootstrap import bootstrap
 from ui.dataset import dataset_sidebar
 from ui.settings import public_demo_mode
+
+bootstrap()  # before anything loads TensorFlow: see ui/bootstrap.py
 
 DEMO_MAX_EPOCHS = 5
 DEMO_SAMPLE_PER_CLASS = 300

@@ -1,0 +1,80 @@
+"""The live video path: one object per camera session, called from WebRTC's worker thread.
+
+The frame callback must stay fast and must not touch Streamlit: it runs the Predictor,
+draws on a copy of the frame, and leaves the latest result in a lock-protected slot that
+the page's fragment reads a few times per second.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from fer_core.drawing import annotate
+from fer_core.predictor import FaceResult, Predictor, ProbabilitySmoother
+
+
+@dataclass(frozen=True)
+class LiveSnapshot:
+    frame: np.ndarray  # the camera frame as received (BGR)
+    annotated: np.ndarray  # the same frame with boxes and labels (BGR)
+    faces: list[FaceResult]
+    captured_at: float
+
+
+class LiveProcessor:
+    """Holds the current Predictor and the latest result; safe to reconfigure while streaming."""
+
+    def __init__(self, predictor: Predictor, *, smoothing: bool = True, window: int = 90) -> None:
+        self._lock = threading.Lock()
+        self._predictor = predictor
+        self._smoother: ProbabilitySmoother | None = ProbabilitySmoother() if smoothing else None
+        self._latest: LiveSnapshot | None = None
+        self._durations: deque[float] = deque(maxlen=window)
+        self._arrivals: deque[float] = deque(maxlen=window)
+
+    def configure(self, predictor: Predictor, *, smoothing: bool) -> None:
+        with self._lock:
+            self._predictor = predictor
+            if smoothing and self._smoother is None:
+                self._smoother = ProbabilitySmoother()
+            elif not smoothing:
+                self._smoother = None
+
+    def process(self, frame_bgr: np.ndarray) -> np.ndarray:
+        """Detect, classify and draw; returns the annotated copy to send back to the browser."""
+        started = time.perf_counter()
+        with self._lock:
+            predictor, smoother = self._predictor, self._smoother
+        faces = predictor.predict(frame_bgr)
+        if smoother is not None:
+            faces = smoother(faces)
+        annotated = annotate(frame_bgr, faces)
+        finished = time.perf_counter()
+        with self._lock:
+            self._latest = LiveSnapshot(frame_bgr, annotated, faces, time.time())
+            self._durations.append(finished - started)
+            self._arrivals.append(finished)
+        return annotated
+
+    def latest(self) -> LiveSnapshot | None:
+        with self._lock:
+            return self._latest
+
+    def timing(self) -> dict[str, float]:
+        """Median callback milliseconds and frames per second over the recent window."""
+        with self._lock:
+            durations, arrivals = list(self._durations), list(self._arrivals)
+        if not durations:
+            return {"median_ms": 0.0, "p90_ms": 0.0, "fps": 0.0, "frames": 0}
+        span = arrivals[-1] - arrivals[0]
+        return {
+            "median_ms": float(np.median(durations) * 1000),
+            "p90_ms": float(np.percentile(durations, 90) * 1000),
+            "fps": (len(arrivals) - 1) / span if span > 0 else 0.0,
+            "frames": len(durations),
+        }

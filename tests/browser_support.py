@@ -1,0 +1,83 @@
+"""Helpers for the real-browser tests: a fake-camera .y4m file and a running app."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+
+
+def write_y4m(path: Path, faces: np.ndarray, *, frames_per_face: int = 15, size: int = 200) -> Path:
+    """A 640x480 15 fps I420 video: each face (48x48 grey) scaled to ``size`` px, one after another."""
+    width, height = 640, 480
+    with path.open("wb") as handle:
+        handle.write(f"YUV4MPEG2 W{width} H{height} F15:1 Ip A1:1 C420jpeg\n".encode())
+        chroma = np.full((height // 2) * (width // 2), 128, np.uint8).tobytes()
+        for index, face in enumerate(faces):
+            frame = np.full((height, width), 110, np.uint8)
+            big = cv2.resize(face, (size, size), interpolation=cv2.INTER_CUBIC)
+            for step in range(frames_per_face):
+                x = (width - size) // 2 + int(20 * np.sin((index * frames_per_face + step) / 6))
+                y = (height - size) // 2
+                shifted = frame.copy()
+                shifted[y : y + size, x : x + size] = big
+                handle.write(b"FRAME\n" + shifted.tobytes() + chroma + chroma)
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RunningApp:
+    """``streamlit run app.py`` on a loopback port, in its own process group."""
+
+    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = log_path.open("wb")
+        command = [
+            sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless=true", f"--server.port={self.port}",
+            "--server.address=127.0.0.1", "--server.fileWatcherType=none", "--browser.gatherUsageStats=false",
+        ]
+        self.process = subprocess.Popen(command, cwd=REPO_ROOT, env={**os.environ, **env}, stdout=self.log,
+                                        stderr=subprocess.STDOUT, start_new_session=True)
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.url}/_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.5)
+        self.stop()
+        raise RuntimeError(f"streamlit did not start; see {log_path}")
+
+    def stop(self) -> None:
+        try:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(timeout=15)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(self.process.pid, signal.SIGKILL)
+        self.log.close()
+
+
+def launch_args(y4m: Path) -> list[str]:
+    return [
+        "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--use-fake-ui-for-media-stream",
+        "--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={y4m}",
+    ]

@@ -1,0 +1,21 @@
+"""Per-session Predictors: the TFLite interpreter inside is not thread-safe, so each browser
+session gets its own, rebuilt only when the model or detector choice changes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from fer_core.faces import make_detector
+from fer_core.predictor import Predictor, load_fast_classifier
+
+
+def session_predictor(model_path: Path, detector: str, slot: str = "predictor") -> Predictor:
+    signature = (str(model_path), model_path.stat().st_mtime, detector)
+    cached = st.session_state.get(slot)
+    if cached is None or cached[0] != signature:
+        with st.spinner("Loading model and face detector…"):
+            cached = (signature, Predictor(load_fast_classifier(model_path), make_detector(detector)))
+        st.session_state[slot] = cached
+    return cached[1]
