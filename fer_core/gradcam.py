@@ -35,7 +35,7 @@ def grad_cam(model, face: np.ndarray, class_index: int | None = None) -> np.ndar
     gradients = tape.gradient(score, features)[0].numpy()
     weights = gradients.mean(axis=(0, 1))
     cam = np.maximum((features[0].numpy() * weights).sum(axis=-1), 0)
-    cam = cv2.resize(cam, (IMAGE_SIZE, IMAGE_SIZE), interpolation=cv2.INTER_CUBIC)
+    cam = np.clip(cv2.resize(cam, (IMAGE_SIZE, IMAGE_SIZE), interpolation=cv2.INTER_CUBIC), 0, None)  # cubic overshoots
     peak = cam.max()
     return (cam / peak).astype(np.float32) if peak > 0 else np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.float32)
 

@@ -17,7 +17,7 @@ from ui.bootstrap import bootstrap
 from ui.faces_view import download_buttons, face_report
 from ui.models import load_model, model_sidebar
 from ui.predictors import session_predictor
-from ui.settings import secrets
+from ui.settings import all_settings
 from ui.webrtc import ice_servers, live_camera
 
 bootstrap()  # before anything loads TensorFlow: see ui/bootstrap.py
@@ -66,7 +66,7 @@ st.caption("Keyboard: **Space** captures, **Esc** stops (while the page, not the
 
 video_column, result_column = st.columns([3, 2])
 with video_column:
-    live_camera("live", playing=on, callback=frame_callback, ice=ice_servers(secrets()))
+    live_camera("live", playing=on, callback=frame_callback, ice=ice_servers(all_settings()))
 
 
 @st.fragment(run_every=0.3)

@@ -1,10 +1,91 @@
-"""Placeholder until its issue lands."""
+"""Photos & video: the Live model without WebRTC, on uploads, a camera snapshot or a video file."""
+
+import tempfile
+from pathlib import Path
 
 import streamlit as st
 
+from fer_core import charts
+from fer_core.drawing import annotate
+from fer_core.errors import FerError
+from fer_core.faces import DETECTORS
+from fer_core.images import decode_image
+from fer_core.video import analyse_video
 from ui.bootstrap import bootstrap
+from ui.faces_view import download_buttons, face_report
+from ui.models import load_model, model_sidebar
+from ui.predictors import session_predictor
 
 bootstrap()  # before anything loads TensorFlow: see ui/bootstrap.py
 
-st.title("Photos")
-st.info("Coming soon.")
+st.title("Photos & video")
+chosen = model_sidebar()
+detector = st.sidebar.selectbox("Face detector", list(DETECTORS), key="photo_detector")
+if chosen is None:
+    st.stop()
+model_label, model_path = chosen
+predictor = session_predictor(model_path, detector, slot="photo_predictor")
+keras_model = load_model(str(model_path), model_path.stat().st_mtime)
+
+photos_tab, camera_tab, video_tab = st.tabs(["Upload photos", "Camera snapshot", "Video file"])
+
+
+def show_photo(name: str, content: bytes, key: str) -> None:
+    try:
+        image = decode_image(content, name)
+    except FerError as exc:
+        st.error(str(exc))
+        return
+    faces = predictor.predict(image, photo=True)
+    annotated = annotate(image, faces)
+    st.image(annotated, channels="BGR", caption=f"{name}: " + (", ".join(f"{f.label} {f.confidence:.0%}" for f in faces) or "no face"))
+    if not faces:
+        st.warning("No face found in this image.")
+        return
+    if len(faces) == 1 and faces[0].box == (0, 0, image.shape[1], image.shape[0]):
+        st.info("No face was detected, so the whole image was classified as one face (it looks like a face crop).")
+    for number, face in enumerate(faces):
+        face_report(face, keras_model, key=f"{key}_{number}", title=f"face {number + 1}: {face.label}")
+    download_buttons(annotated, faces, Path(name).stem, key=key)
+
+
+with photos_tab:
+    uploads = st.file_uploader("Photos (JPEG, PNG, WebP, GIF, BMP, TIFF)", accept_multiple_files=True, key="photo_uploads",
+                               type=["jpg", "jpeg", "png", "webp", "gif", "bmp", "tif", "tiff"])
+    for index, upload in enumerate(uploads or []):
+        with st.expander(upload.name, expanded=index < 3):
+            show_photo(upload.name, upload.getvalue(), key=f"upload_{index}")
+
+with camera_tab:
+    snapshot = st.camera_input("Take a photo", key="camera_snapshot")
+    if snapshot is not None:
+        show_photo("snapshot.jpg", snapshot.getvalue(), key="snapshot")
+
+with video_tab:
+    video = st.file_uploader("A video (MP4, WebM, AVI, MOV)", type=["mp4", "webm", "avi", "mov", "mkv"], key="video_upload")
+    cols = st.columns(2)
+    every_nth = cols[0].slider("Analyse every Nth frame", 1, 30, 5, key="every_nth")
+    smoothing = cols[1].toggle("Smooth over frames", True, key="video_smoothing")
+    if video is not None and st.button("Analyse video", key="analyse_video", type="primary"):
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / Path(video.name).name
+            path.write_bytes(video.getvalue())
+            progress = st.progress(0.0, text="Analysing…")
+            try:
+                analysis = analyse_video(path, predictor, every_nth=every_nth, smoothing=smoothing,
+                                         on_progress=lambda share: progress.progress(share, text=f"Analysing… {share:.0%}"))
+            except FerError as exc:
+                st.error(str(exc))
+                analysis = None
+        if analysis is not None:
+            st.session_state["video_analysis"] = (video.name, analysis)
+    if "video_analysis" in st.session_state:
+        name, analysis = st.session_state["video_analysis"]
+        timeline = analysis.timeline
+        with_face = timeline.dropna()
+        st.caption(f"{name}: {len(timeline)} frames analysed of {analysis.frames_total} ({analysis.fps:.0f} fps); a face in {len(with_face)}.")
+        if len(with_face):
+            st.plotly_chart(charts.probability_timeline_figure(with_face), key="timeline")
+        st.image([frame for _, frame in analysis.key_frames], channels="BGR", width=220,
+                 caption=[f"{time_s:.1f} s" for time_s, _ in analysis.key_frames])
+        st.download_button("Timeline (CSV)", timeline.to_csv(index=False), f"{Path(name).stem}-timeline.csv", "text/csv", key="timeline_csv")

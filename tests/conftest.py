@@ -96,3 +96,23 @@ def finished_run(tiny_model_file: Path, tmp_path: Path) -> Path:
     )
     (run_dir / "status.json").write_text(json.dumps({"state": "finished", "epoch": 2, "epochs": 2}))
     return run_dir
+
+
+def paste_face(frame: np.ndarray, face: np.ndarray, x: int, y: int, size: int) -> tuple[int, int, int, int]:
+    """Paste a 48x48 grey face scaled to ``size`` into a BGR frame; returns its box."""
+    import cv2
+
+    frame[y : y + size, x : x + size] = cv2.resize(face, (size, size), interpolation=cv2.INTER_CUBIC)[..., None]
+    return x, y, size, size
+
+
+@pytest.fixture(scope="session")
+def real_faces() -> np.ndarray:
+    """Frontal FER2013 PublicTest faces, read from ../shared at test time (never committed)."""
+    if not SHARED_CSV.exists():
+        pytest.skip(f"the FER2013 dev copy is not at {SHARED_CSV}")
+    from fer_core.data import load_dataset
+
+    public = load_dataset(SHARED_CSV).split("PublicTest")
+    happy_and_neutral = np.flatnonzero(np.isin(public.labels, (3, 6)))
+    return public.images[happy_and_neutral[:40]]

@@ -111,3 +111,64 @@ def test_evaluate_page_reports_metrics_for_a_run_model(finished_run: Path, small
     assert labels["Faces"] == "14"
     assert 0 <= float(labels["Accuracy"].rstrip("%")) <= 100
     assert len(app.get("plotly_chart")) == 2
+
+
+class FakeStreamState:
+    playing = False
+    signalling = False
+
+
+class FakeStreamContext:
+    state = FakeStreamState()
+
+
+@pytest.fixture
+def camera_stand_in(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
+    """Replaces webrtc_streamer (which crashes under AppTest) and records how the page drives it."""
+    calls: list[dict] = []
+
+    def fake_camera(key: str, *, playing: bool, callback, ice: list[dict]):
+        calls.append({"key": key, "playing": playing, "callback": callback, "ice": ice})
+        return FakeStreamContext()
+
+    monkeypatch.setattr("ui.webrtc.live_camera", fake_camera)
+    return calls
+
+
+def test_live_page_start_and_stop_drive_the_stream(finished_run: Path, camera_stand_in: list[dict]) -> None:
+    app = run_page("live", timeout=180)
+    assert camera_stand_in[-1]["playing"] is False and camera_stand_in[-1]["ice"] == []
+    assert app.button(key="capture").disabled and app.button(key="stop").disabled
+    app.button(key="start").click().run()
+    assert camera_stand_in[-1]["playing"] is True
+    assert not app.button(key="stop").disabled and not app.button(key="capture").disabled
+    app.button(key="stop").click().run()
+    assert camera_stand_in[-1]["playing"] is False
+
+
+def test_live_callback_annotates_frames_and_capture_fills_the_gallery(finished_run: Path, camera_stand_in: list[dict], real_faces) -> None:
+    import av
+    from conftest import paste_face
+
+    app = run_page("live", timeout=180)
+    app.button(key="start").click().run()
+    frame = np.full((480, 640, 3), 100, np.uint8)
+    paste_face(frame, real_faces[0], 220, 140, 200)
+    out = camera_stand_in[-1]["callback"](av.VideoFrame.from_ndarray(frame, format="bgr24"))
+    assert out.to_ndarray(format="bgr24").shape == (480, 640, 3)
+    app.button(key="capture").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert any("Captures (1)" in h.value for h in app.subheader)
+
+
+def test_live_page_reads_turn_servers_from_the_environment(finished_run: Path, camera_stand_in: list[dict], monkeypatch) -> None:
+    monkeypatch.setenv("TURN_URLS", "turn:turn.example.org:3478")
+    monkeypatch.setenv("TURN_USERNAME", "user")
+    monkeypatch.setenv("TURN_CREDENTIAL", "secret")
+    run_page("live", timeout=180)
+    assert camera_stand_in[-1]["ice"] == [{"urls": ["turn:turn.example.org:3478"], "username": "user", "credential": "secret"}]
+
+
+def test_photos_page_renders_its_three_tabs(finished_run: Path) -> None:
+    app = run_page("photos", timeout=180)
+    assert [t.label for t in app.tabs] == ["Upload photos", "Camera snapshot", "Video file"]

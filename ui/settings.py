@@ -23,3 +23,8 @@ def setting(name: str, default: str = "") -> str:
 def public_demo_mode() -> bool:
     """A hosted public app caps training and hides destructive actions (``FER_PUBLIC_DEMO``)."""
     return setting("FER_PUBLIC_DEMO", "").lower() in ("1", "true", "yes", "on")
+
+
+def all_settings() -> dict:
+    """Environment variables overlaid with Streamlit secrets (secrets win), for deployment keys."""
+    return {**os.environ, **secrets()}

@@ -1,0 +1,72 @@
+"""Expression timeline of a video file: every Nth frame through the Predictor."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pandas as pd
+
+from fer_core.drawing import annotate
+from fer_core.errors import FerError
+from fer_core.labels import CLASS_NAMES
+from fer_core.predictor import Predictor, ProbabilitySmoother
+
+MAX_ANALYSED_FRAMES = 900  # bounds the CPU one upload can cost (~30 s of work here)
+
+
+@dataclass
+class VideoAnalysis:
+    timeline: pd.DataFrame  # time_s, frame, faces, label, one column per class (main face)
+    key_frames: list[tuple[float, np.ndarray]] = field(default_factory=list)  # (time, annotated BGR)
+    fps: float = 0.0
+    frames_total: int = 0
+
+
+def analyse_video(
+    path: Path, predictor: Predictor, *, every_nth: int = 5, smoothing: bool = True, key_frame_count: int = 8,
+    on_progress: Callable[[float], None] | None = None,
+) -> VideoAnalysis:
+    capture = cv2.VideoCapture(str(path))
+    if not capture.isOpened():
+        raise FerError(f"{path.name}: not a readable video (try MP4/H.264, WebM or AVI)")
+    try:
+        fps = capture.get(cv2.CAP_PROP_FPS) or 25.0
+        total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+        step = max(every_nth, int(np.ceil(total / MAX_ANALYSED_FRAMES)) if total else every_nth)
+        smoother = ProbabilitySmoother() if smoothing else None
+        rows, annotated_frames = [], []
+        index = 0
+        while True:
+            grabbed = capture.grab()
+            if not grabbed:
+                break
+            if index % step == 0:
+                ok, frame = capture.retrieve()
+                if not ok or frame is None:
+                    break
+                faces = predictor.predict(frame)
+                if smoother is not None:
+                    faces = smoother(faces)
+                row = {"time_s": index / fps, "frame": index, "faces": len(faces), "label": faces[0].label if faces else ""}
+                probabilities = faces[0].probabilities if faces else np.full(len(CLASS_NAMES), np.nan)
+                row.update({name: float(p) for name, p in zip(CLASS_NAMES, probabilities, strict=True)})
+                rows.append(row)
+                annotated_frames.append((index / fps, frame, faces))
+                if len(rows) >= MAX_ANALYSED_FRAMES:
+                    break
+                if on_progress and total:
+                    on_progress(min(index / total, 1.0))
+            index += 1
+    finally:
+        capture.release()
+    if not rows:
+        raise FerError(f"{path.name}: no frames could be decoded")
+    picks = np.unique(np.linspace(0, len(annotated_frames) - 1, min(key_frame_count, len(annotated_frames))).astype(int))
+    key_frames = [(annotated_frames[i][0], annotate(annotated_frames[i][1], annotated_frames[i][2])) for i in picks]
+    if on_progress:
+        on_progress(1.0)
+    return VideoAnalysis(pd.DataFrame(rows), key_frames, fps, total or index)

@@ -1,0 +1,100 @@
+"""Predictor: cropping, classification of every face, smoothing, the live processor, Grad-CAM."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import paste_face
+
+from fer_core.faces import HaarDetector
+from fer_core.gradcam import grad_cam, overlay
+from fer_core.labels import CLASS_NAMES
+from fer_core.live import LiveProcessor
+from fer_core.model_io import FastClassifier, load_classifier
+from fer_core.predictor import FaceResult, Predictor, ProbabilitySmoother, crop_face
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def model(tiny_model_file: Path):
+    return load_classifier(tiny_model_file)
+
+
+@pytest.fixture(scope="module")
+def predictor(model) -> Predictor:
+    return Predictor(FastClassifier(model), HaarDetector())
+
+
+def test_crop_is_48x48_even_at_the_border() -> None:
+    grey = np.arange(100 * 120, dtype=np.uint32).reshape(100, 120).astype(np.uint8)
+    assert crop_face(grey, (0, 0, 30, 30)).shape == (48, 48)
+    assert crop_face(grey, (100, 80, 40, 40)).shape == (48, 48)
+    centre = crop_face(grey, (40, 30, 48, 48), margin=0.0)
+    np.testing.assert_array_equal(centre, grey[30:78, 40:88])
+
+
+def test_every_face_gets_probabilities_in_fer_order(predictor: Predictor, real_faces: np.ndarray) -> None:
+    frame = np.full((480, 640, 3), 100, np.uint8)
+    paste_face(frame, real_faces[0], 220, 140, 200)
+    faces = predictor.predict(frame)
+    assert len(faces) == 1
+    face = faces[0]
+    assert face.probabilities.shape == (7,) and abs(float(face.probabilities.sum()) - 1) < 1e-4
+    assert face.label in CLASS_NAMES and face.crop.shape == (48, 48)
+    payload = json.loads(json.dumps(face.to_dict()))
+    assert list(payload["probabilities"]) == list(CLASS_NAMES) and len(payload["box"]) == 4
+
+
+def test_photo_mode_classifies_a_face_crop_with_no_detection(predictor: Predictor) -> None:
+    flat = np.full((60, 60, 3), 128, np.uint8)
+    assert predictor.predict(flat) == []
+    faces = predictor.predict(flat, photo=True)
+    assert len(faces) == 1 and faces[0].box == (0, 0, 60, 60)
+
+
+def test_at_most_max_faces_are_classified(model, real_faces: np.ndarray) -> None:
+    class ManyFaces:
+        name = "many"
+
+        def detect(self, image: np.ndarray) -> list:
+            return [(i * 20, 0, 20, 20) for i in range(25)]
+
+    predictor = Predictor(FastClassifier(model), ManyFaces(), max_faces=20)
+    assert len(predictor.predict(np.zeros((100, 600, 3), np.uint8))) == 20
+
+
+def test_smoothing_averages_a_tracked_face_but_not_a_new_one() -> None:
+    smoother = ProbabilitySmoother(alpha=0.5)
+    first = np.eye(7)[3]
+    second = np.eye(7)[0]
+    smoother([FaceResult((10, 10, 50, 50), first.copy(), np.zeros((48, 48)))])
+    same_place = smoother([FaceResult((12, 10, 50, 50), second.copy(), np.zeros((48, 48)))])[0]
+    np.testing.assert_allclose(same_place.probabilities, 0.5 * first + 0.5 * second)
+    elsewhere = smoother([FaceResult((400, 300, 50, 50), second.copy(), np.zeros((48, 48)))])[0]
+    np.testing.assert_allclose(elsewhere.probabilities, second)
+
+
+def test_live_processor_draws_on_a_copy_and_reports_timing(predictor: Predictor, real_faces: np.ndarray) -> None:
+    processor = LiveProcessor(predictor, smoothing=True)
+    frame = np.full((480, 640, 3), 100, np.uint8)
+    paste_face(frame, real_faces[0], 220, 140, 200)
+    original = frame.copy()
+    for _ in range(3):
+        annotated = processor.process(frame)
+    np.testing.assert_array_equal(frame, original)
+    assert not np.array_equal(annotated, frame)  # boxes were drawn
+    snapshot = processor.latest()
+    assert snapshot is not None and len(snapshot.faces) == 1
+    timing = processor.timing()
+    assert timing["frames"] == 3 and timing["median_ms"] > 0
+
+
+def test_grad_cam_is_a_normalised_48x48_map(model, real_faces: np.ndarray) -> None:
+    heat = grad_cam(model, real_faces[0])
+    assert heat.shape == (48, 48) and heat.min() >= 0 and heat.max() <= 1
+    picture = overlay(real_faces[0], heat)
+    assert picture.shape == (192, 192, 3) and picture.dtype == np.uint8

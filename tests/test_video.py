@@ -1,0 +1,44 @@
+"""Video timelines from a small AVI written in the test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from conftest import paste_face
+
+from fer_core.errors import FerError
+from fer_core.faces import BlazeFaceDetector
+from fer_core.labels import CLASS_NAMES
+from fer_core.model_io import FastClassifier, load_classifier
+from fer_core.predictor import Predictor
+from fer_core.video import analyse_video
+
+pytestmark = pytest.mark.slow
+
+
+def test_timeline_has_one_row_per_analysed_frame(tmp_path: Path, tiny_model_file: Path, real_faces) -> None:
+    path = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (320, 240))
+    for index in range(30):
+        frame = np.full((240, 320, 3), 100, np.uint8)
+        paste_face(frame, real_faces[index % 3], 80, 40, 150)
+        writer.write(frame)
+    writer.release()
+    predictor = Predictor(FastClassifier(load_classifier(tiny_model_file)), BlazeFaceDetector())
+    seen = []
+    analysis = analyse_video(path, predictor, every_nth=3, on_progress=seen.append)
+    assert len(analysis.timeline) == 10
+    assert list(analysis.timeline.columns[-7:]) == list(CLASS_NAMES)
+    assert (analysis.timeline["faces"] >= 1).mean() >= 0.8
+    assert analysis.key_frames and seen[-1] == 1.0
+
+
+def test_a_file_that_is_not_a_video_is_refused(tmp_path: Path, tiny_model_file: Path) -> None:
+    path = tmp_path / "fake.mp4"
+    path.write_bytes(b"not a video at all")
+    predictor = Predictor(FastClassifier(load_classifier(tiny_model_file)), BlazeFaceDetector())
+    with pytest.raises(FerError, match="fake.mp4"):
+        analyse_video(path, predictor)
