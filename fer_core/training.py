@@ -163,7 +163,8 @@ def _make_monitor(run_dir: Path, config: TrainConfig, steps_per_epoch: int, stop
                 raise RunCancelled(f"stopped after the {config.time_limit_minutes:g}-minute time limit")
             if now - self.last_write >= STATUS_INTERVAL_S or batch + 1 == steps_per_epoch:
                 self.last_write = now
-                per_batch = float(np.median(self.batch_seconds))
+                # The first batches include graph tracing: no ETA until a few real ones are timed.
+                per_batch = float(np.median(self.batch_seconds)) if len(self.batch_seconds) >= 3 else None
                 remaining_batches = (steps_per_epoch - batch - 1) + steps_per_epoch * (config.epochs - self.epoch - 1)
                 self._status(
                     "running",
@@ -171,7 +172,7 @@ def _make_monitor(run_dir: Path, config: TrainConfig, steps_per_epoch: int, stop
                     batch_loss=float((logs or {}).get("loss", np.nan)),
                     batch_accuracy=float((logs or {}).get("accuracy", np.nan)),
                     learning_rate=_current_learning_rate(self.model),
-                    eta_s=remaining_batches * per_batch * 1.1,  # ~10 % for validation and saving
+                    eta_s=remaining_batches * per_batch * 1.1 if per_batch else None,  # +10 % for validation and saving
                 )
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:

@@ -1,0 +1,171 @@
+"""The app as a person uses it: Debian's Chromium, driven by Playwright, with a fake camera.
+
+The camera is a .y4m video made here from FER2013 faces (read from ../shared at test time,
+never committed). Screenshots of every step go to test-artifacts/browser/.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from browser_support import CHROMIUM, REPO_ROOT, RunningApp, launch_args, write_y4m
+from conftest import SHARED_CSV
+
+pytestmark = pytest.mark.browser
+ARTIFACTS = REPO_ROOT / "test-artifacts" / "browser"
+CLASSES = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+VIDEO_PLAYING = """() => {
+  const frame = document.querySelector('iframe[title="streamlit_webrtc.component.webrtc_streamer"]');
+  const video = frame && frame.contentDocument && frame.contentDocument.querySelector('video');
+  return !!(video && video.srcObject && video.srcObject.active && !video.paused && video.videoWidth > 0);
+}"""
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail("chromium is missing in CI: scripts/ensure_chromium.sh should have installed it")
+        pytest.skip("chromium is not installed (make browser-deps)")
+    if not SHARED_CSV.exists():
+        pytest.skip("needs the FER2013 dev copy in ../shared for the camera video and Explore")
+    if not (REPO_ROOT / "models" / "default" / "model.keras").exists():
+        pytest.skip("needs the shipped default model")
+    state = tmp_path_factory.mktemp("browser_state")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    env = {"FER2013_PATH": str(SHARED_CSV), "FER_RUNS_DIR": str(state / "runs"), "FER_CACHE_DIR": str(state / "cache")}
+    running = RunningApp(env, ARTIFACTS / "streamlit.log")
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def camera_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from fer_core.data import load_dataset
+
+    public = load_dataset(SHARED_CSV).split("PublicTest")
+    faces = public.images[np.flatnonzero(public.labels == 3)[:8]]
+    return write_y4m(tmp_path_factory.mktemp("camera") / "faces.y4m", faces)
+
+
+@pytest.fixture(scope="module")
+def browser(camera_video: Path) -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=launch_args(camera_video), headless=True)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser, app: RunningApp):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    tab = context.new_page()
+    yield tab
+    context.close()
+
+
+def shot(page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def open_page(page, app: RunningApp, path: str, title: str) -> None:
+    page.goto(f"{app.url}/{path}")
+    page.get_by_role("heading", name=title).first.wait_for(timeout=90_000)
+    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=90_000)
+
+
+def assert_no_exception(page) -> None:
+    assert page.locator('[data-testid="stException"]').count() == 0, page.locator('[data-testid="stException"]').first.inner_text()
+
+
+@pytest.mark.parametrize(
+    ("path", "title"),
+    [("", "FER Studio"), ("explore", "Explore FER2013"), ("train", "Train"), ("evaluate", "Evaluate"), ("live", "Live"), ("photos", "Photos & video")],
+)
+def test_every_page_loads_without_an_exception(page, app: RunningApp, path: str, title: str) -> None:
+    open_page(page, app, path, title)
+    assert_no_exception(page)
+    shot(page, f"page-{path or 'home'}")
+
+
+def test_explore_shows_its_charts(page, app: RunningApp) -> None:
+    open_page(page, app, "explore", "Explore FER2013")
+    page.locator(".st-key-balance_chart .js-plotly-plot").wait_for(timeout=60_000)
+    assert page.get_by_text("32,298 faces").count() + page.get_by_text("32298 faces").count() >= 1
+    page.get_by_role("tab", name="Mean faces").click()
+    page.locator(".st-key-mean_faces .js-plotly-plot").wait_for(timeout=30_000)
+    assert_no_exception(page)
+    shot(page, "explore-mean-faces")
+
+
+def _bar_classes_top_down(page) -> list[str]:
+    """Read all tick labels in one JS call, since the fragment re-renders the chart several times a second."""
+    ticks = page.wait_for_function(
+        "() => { const t = [...document.querySelectorAll('.st-key-live_bars .ytick text')];"
+        " return t.length === 7 ? t.map(e => [e.getBoundingClientRect().y, e.textContent]) : null; }",
+        timeout=30_000,
+    ).json_value()
+    return [name for _, name in sorted(ticks)]
+
+
+def test_live_camera_boxes_faces_and_space_esc_mirror_capture_stop(page, app: RunningApp) -> None:
+    open_page(page, app, "live", "Live")
+    page.locator(".st-key-start button").click()
+    page.wait_for_function(VIDEO_PLAYING, timeout=90_000)
+    label = page.locator("h2").filter(has_text=re.compile(r"^(" + "|".join(CLASSES) + r") · \d+%$"))
+    label.first.wait_for(timeout=60_000)
+    assert _bar_classes_top_down(page) == CLASSES
+    first_label = label.first.inner_text()
+    page.wait_for_function(  # the fragment keeps refreshing: the readout moves on
+        "() => [...document.querySelectorAll('p')].some(p => /callback [0-9.]+ ms median/.test(p.textContent) && !/ 0\\.0 fps/.test(p.textContent))",
+        timeout=30_000,
+    )
+    shot(page, "live-streaming")
+    readout = page.get_by_text(re.compile(r"callback [0-9.]+ ms median")).first.inner_text()
+    (ARTIFACTS / "live-callback.txt").write_text(readout + "\n")
+    assert first_label
+
+    page.get_by_role("heading", name="Live").first.click()  # focus the page, not the video iframe
+    page.keyboard.press("Space")
+    page.get_by_role("heading", name="Captures (1)").wait_for(timeout=30_000)
+    page.locator(".st-key-capture button").click()
+    page.get_by_role("heading", name="Captures (2)").wait_for(timeout=30_000)
+    assert_no_exception(page)
+    shot(page, "live-captured")
+
+    page.get_by_role("heading", name="Live").first.click()
+    page.keyboard.press("Escape")
+    page.wait_for_function("() => !document.querySelector('.st-key-start button').disabled", timeout=30_000)
+    page.wait_for_function(f"() => !({VIDEO_PLAYING})()", timeout=30_000)
+    shot(page, "live-stopped-by-esc")
+
+    page.locator(".st-key-start button").click()
+    page.wait_for_function(VIDEO_PLAYING, timeout=90_000)
+    page.locator(".st-key-stop button").click()
+    page.wait_for_function("() => !document.querySelector('.st-key-start button').disabled", timeout=30_000)
+    assert_no_exception(page)
+
+
+def test_train_a_tiny_run_watch_its_curves_then_cancel(page, app: RunningApp) -> None:
+    open_page(page, app, "train", "Train")
+    page.locator(".st-key-arch").click()
+    page.get_by_role("option", name="tiny").click()
+    epochs = page.locator(".st-key-epochs input")
+    epochs.fill("50")
+    epochs.press("Tab")
+    page.get_by_role("button", name="Start training").click()
+    page.locator(".st-key-curves .js-plotly-plot").wait_for(timeout=120_000)
+    page.get_by_text(re.compile(r"running — epoch \d+/50")).first.wait_for(timeout=60_000)
+    shot(page, "train-running")
+    page.locator(".st-key-cancel_run button").click()
+    page.get_by_text(re.compile(r"cancelled — epoch \d+/50")).first.wait_for(timeout=60_000)
+    assert_no_exception(page)
+    shot(page, "train-cancelled")
+
