@@ -183,6 +183,15 @@ def _is_junk(name: str) -> bool:
 def parse_csv_bytes(data: bytes, *, name: str = "data.csv", source: str = "") -> FerDataset:
     """Parse the bytes of a FER2013-style CSV (any supported column layout)."""
     import pyarrow as pa
+
+    try:
+        return _parse_csv_table(data, name, source)
+    except (pa.ArrowException, UnicodeDecodeError) as exc:  # e.g. invalid UTF-8 in a header or the pixels
+        raise FerError(f"{name}: not a valid FER2013 CSV ({_first_line(exc)})") from None
+
+
+def _parse_csv_table(data: bytes, name: str, source: str) -> FerDataset:
+    import pyarrow as pa
     import pyarrow.csv as pacsv
 
     if not data.strip():
@@ -253,7 +262,7 @@ def _describe_bad_row(strings: object, name: str) -> FerError:
     """Slow path, run only once a file is known to be bad: find and describe the first bad row."""
     for row, text in enumerate(strings.to_pylist()):
         tokens = (text or "").split()
-        bad = next((token for token in tokens if not re.fullmatch(r"[+-]?\d+", token)), None)
+        bad = next((token for token in tokens if not re.fullmatch(r"[+-]?[0-9]+", token)), None)
         if bad is not None:
             return FerError(f"{name}: row {row + 1}: pixels must be integers 0-255 separated by spaces ({bad[:20]!r} found)")
         if len(tokens) != PIXELS_PER_IMAGE:
@@ -274,7 +283,7 @@ def _parse_labels(column: object, name: str) -> np.ndarray:
     if not pa.types.is_integer(column.type):
         values = column.to_pylist()
         for row, value in enumerate(values):
-            if not re.fullmatch(r"\s*[+-]?\d+\s*", str(value)):
+            if not re.fullmatch(r"\s*[+-]?[0-9]+\s*", str(value)):
                 raise FerError(f"{name}: row {row + 1}: emotion label {str(value)[:20]!r} is not an integer 0-6")
         column = pc.cast(pc.utf8_trim_whitespace(column), pa.int64())
     labels = column.to_numpy().astype(np.int64)
@@ -285,7 +294,9 @@ def _parse_labels(column: object, name: str) -> np.ndarray:
 
 
 def _parse_usage(column: object, name: str) -> np.ndarray:
-    usage = np.array(column.to_pylist(), dtype=object)
+    # A column with invalid UTF-8 arrives as bytes; split names are ASCII in every release.
+    values = [v.decode("utf-8", "replace") if isinstance(v, bytes) else v for v in column.to_pylist()]
+    usage = np.array(values, dtype=object)
     if any(value is None for value in usage):
         first = next(i for i, value in enumerate(usage) if value is None)
         raise FerError(f"{name}: row {first + 1}: the Usage field is empty")
