@@ -17,7 +17,7 @@ import numpy as np
 from fer_core.labels import IMAGE_SIZE
 
 
-def _median_ms(function: Callable[[], object], repeats: int) -> float:
+def median_ms(function: Callable[[], object], repeats: int) -> float:
     function()  # warm-up: first calls trace graphs and allocate
     times = []
     for _ in range(repeats):
@@ -61,16 +61,16 @@ def run_benchmark(model_path: Path, detectors: list[str], repeats: int = 100) ->
     figures: dict = {
         "frame": "640x480",
         "classifier": type(classifier).__name__,
-        "classify_ms": _median_ms(lambda: classifier(face), repeats),
-        "keras_predict_ms": _median_ms(lambda: keras_model.predict(face[..., None], verbose=0), max(5, repeats // 10)),
+        "classify_ms": median_ms(lambda: classifier(face), repeats),
+        "keras_predict_ms": median_ms(lambda: keras_model.predict(face[..., None], verbose=0), max(5, repeats // 10)),
         "detectors": {},
     }
     for name in detectors:
         detector = make_detector(name)
         predictor = Predictor(classifier, detector)
         figures["detectors"][name] = {
-            "detect_ms": _median_ms(lambda d=detector: d.detect(frame), repeats),
-            "frame_ms": _median_ms(lambda p=predictor: p.predict(frame), repeats),
+            "detect_ms": median_ms(lambda d=detector: d.detect(frame), repeats),
+            "frame_ms": median_ms(lambda p=predictor: p.predict(frame), repeats),
             "faces": len(predictor.predict(frame)),
         }
     return figures

@@ -65,6 +65,17 @@ class TrainConfig:
             raise FerError("invalid training config: " + "; ".join(problems))
         return self
 
+    def command(self) -> str:
+        """The ``python -m fer_core train`` line that creates a run with this config."""
+        defaults = TrainConfig()
+        flags = {"arch": "--arch", "epochs": "--epochs", "batch_size": "--batch-size", "optimiser": "--optimiser",
+                 "learning_rate": "--lr", "label_smoothing": "--label-smoothing", "dropout": "--dropout", "seed": "--seed",
+                 "sample_per_class": "--sample-per-class"}
+        parts = ["python -m fer_core train", f"--data {self.data}"]
+        parts += [f"{flag} {getattr(self, name)}" for name, flag in flags.items() if name in ("arch", "epochs") or getattr(self, name) != getattr(defaults, name)]
+        parts += ["--no-augment"] * (not self.augment) + ["--class-weighting"] * self.class_weighting
+        return " ".join(parts)
+
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
 

@@ -132,3 +132,16 @@ def test_two_simultaneous_starts_give_exactly_one_run(tiny_dataset: Path) -> Non
 def test_run_ids_cannot_escape_the_runs_folder(bad_id: str) -> None:
     with pytest.raises(FerError, match="invalid run id"):
         run_dir_for(bad_id)
+
+
+def test_publish_writes_a_verified_default_with_metrics_and_card(finished_run: Path, tmp_path: Path) -> None:
+    target = tmp_path / "default"
+    result = run_cli("publish", str(finished_run), "--target", str(target))
+    assert result.returncode == 0, result.stderr[-2000:]
+    for name in ("model.keras", "model_float.tflite", "model_quant.tflite", "metrics.json", "config.json", "model_card.md"):
+        assert (target / name).is_file(), name
+    metrics = json.loads((target / "metrics.json").read_text())
+    assert metrics["n"] == 14 and 0 <= metrics["accuracy_tta"] <= 1
+    assert metrics["exports"]["model_float.tflite"]["max_probability_difference"] < 1e-4
+    card = (target / "model_card.md").read_text()
+    assert "Accuracy on FER2013 PublicTest (14 faces" in card and "python -m fer_core train" in card

@@ -1,0 +1,78 @@
+"""The default model's card, written from its metrics so the numbers cannot drift from the file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from fer_core.labels import CLASS_NAMES
+
+
+def _confusion_table(matrix: list[list[int]]) -> str:
+    header = "| true \\ predicted | " + " | ".join(CLASS_NAMES) + " |\n|---|" + "---|" * len(CLASS_NAMES)
+    rows = [f"| **{name}** | " + " | ".join(str(v) for v in row) + " |" for name, row in zip(CLASS_NAMES, matrix, strict=True)]
+    return "\n".join([header, *rows])
+
+
+def render_model_card(model_dir: Path, *, command: str, latency: dict | None = None, notes: str = "") -> str:
+    metrics = json.loads((model_dir / "metrics.json").read_text())
+    config = json.loads((model_dir / "config.json").read_text())
+    size_mb = (model_dir / "model.keras").stat().st_size / 1e6
+    per_class = "\n".join(
+        f"| {name} | {values['precision']:.3f} | {values['recall']:.3f} | {values['f1']:.3f} | {values['support']} |"
+        for name, values in metrics["per_class"].items()
+    )
+    latency_lines = ""
+    if latency:
+        latency_lines = "\n".join(f"- {label}: **{value:.2f} ms**" for label, value in latency.items())
+    return f"""# FER Studio default model
+
+**{config['arch']}** CNN, {metrics['parameters']:,} parameters, `model.keras` {size_mb:.1f} MB
+(plus `model_float.tflite` and a dynamic-range quantised `model_quant.tflite`, each checked
+against the Keras model on 256 PublicTest faces: {json.dumps({k: round(v['top1_agreement'], 4) for k, v in metrics['exports'].items()})} top-1 agreement).
+
+## Accuracy on FER2013 PublicTest ({metrics['n']} faces; selected on this split, never trained on it)
+
+| | accuracy | macro F1 |
+|---|---|---|
+| plain | **{metrics['accuracy_no_tta']:.2%}** | {metrics['macro_f1']:.3f} |
+| horizontal-flip TTA | **{metrics['accuracy_tta']:.2%}** | {metrics['tta_report']['macro_f1']:.3f} |
+
+Per class (plain):
+
+| class | precision | recall | F1 | support |
+|---|---|---|---|---|
+{per_class}
+
+Confusion matrix (plain; rows true, columns predicted):
+
+{_confusion_table(metrics['confusion'])}
+
+PrivateTest (the project's independent test set) was not available to this training and is not reported here.
+
+## Training
+
+- Data: `fer2013_dev.csv.gz` — FER2013 `Training` split (28,709 faces) to fit, `PublicTest` (3,589) to select the epoch.
+- Command (reproduces the run; `--resume models/runs/<id>` continues it after an interruption):
+
+  ```
+  {command}
+  ```
+- Config: {", ".join(f"{k}={v}" for k, v in config.items() if k not in ("data",))}
+- Run: `{metrics['run_id']}`, published {metrics['published_at']}.
+
+## Speed on the development machine (2 CPU cores)
+
+{latency_lines or "- see `python -m fer_core bench`"}
+
+## Intended use and limits
+
+- For teaching and demos of facial expression recognition on frontal faces, e.g. the Live page.
+  Not for decisions about people: expression is not emotion, and FER2013 labels are noisy
+  (human agreement on FER2013 is estimated at ~65 %).
+- FER2013 is 48×48 grey web images, mostly frontal, of limited demographic balance; accuracy drops
+  on profile views, occlusions (masks, hands), poor light and faces unlike the training data.
+- **disgust** is rare (436 training faces, 1.5 %): its recall is the weakest and least reliable;
+  **fear** and **sad** are often confused with each other and with neutral.
+{notes}
+"""
