@@ -19,7 +19,7 @@ CHROMIUM = "/usr/bin/chromium"
 
 
 def write_y4m(path: Path, faces: np.ndarray, *, frames_per_face: int = 15, size: int = 200) -> Path:
-    """A 640x480 15 fps I420 video: each face (48x48 grey) scaled to ``size`` px, one after another."""
+    """A 640x480 15 fps I420 video: each grey face scaled to ``size`` px, one after another, swaying."""
     width, height = 640, 480
     with path.open("wb") as handle:
         handle.write(f"YUV4MPEG2 W{width} H{height} F15:1 Ip A1:1 C420jpeg\n".encode())
@@ -34,6 +34,23 @@ def write_y4m(path: Path, faces: np.ndarray, *, frames_per_face: int = 15, size:
                 shifted[y : y + size, x : x + size] = big
                 handle.write(b"FRAME\n" + shifted.tobytes() + chroma + chroma)
     return path
+
+
+def drawn_face(size: int = 240) -> np.ndarray:
+    """A cartoon face drawn with OpenCV (both detectors find it): camera input that holds no
+    FER2013 pixels, so screenshots made with it may be committed."""
+    image = np.full((size, size), 70, np.uint8)
+    centre = size // 2
+    cv2.ellipse(image, (centre, centre), (int(size * 0.33), int(size * 0.43)), 0, 0, 360, 200, -1)
+    for side in (-1, 1):
+        eye_x, eye_y = centre + side * int(size * 0.14), centre - int(size * 0.1)
+        cv2.ellipse(image, (eye_x, eye_y), (int(size * 0.06), int(size * 0.035)), 0, 0, 360, 255, -1)
+        cv2.circle(image, (eye_x, eye_y), int(size * 0.025), 30, -1)
+        brow = (eye_x - int(size * 0.07), eye_y - int(size * 0.08)), (eye_x + int(size * 0.07), eye_y - int(size * 0.09))
+        cv2.line(image, *brow, 60, max(2, size // 60))
+    cv2.line(image, (centre, centre - int(size * 0.04)), (centre - int(size * 0.03), centre + int(size * 0.09)), 150, 2)
+    cv2.ellipse(image, (centre, centre + int(size * 0.18)), (int(size * 0.12), int(size * 0.06)), 0, 0, 180, 60, max(2, size // 40))
+    return cv2.GaussianBlur(image, (5, 5), 0)
 
 
 def free_port() -> int:

@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from fer_core.data import FerDataset, load_dataset
-from fer_core.dataset_sources import HOW_TO_GET, DatasetSource, find_datasets
+from fer_core.dataset_sources import DEFAULT_KAGGLE_DATASET, HOW_TO_GET, DatasetSource, download_from_kaggle, find_datasets
 from fer_core.errors import FerError
 from ui.settings import secrets
 
@@ -24,10 +24,21 @@ def load_source(source: DatasetSource) -> FerDataset:
 
 def dataset_sidebar() -> tuple[DatasetSource, FerDataset] | None:
     """Let the user pick among the datasets found; say which one is shown, or how to get one."""
-    sources = find_datasets(secrets())
+    settings = secrets()
+    sources = find_datasets(settings)
     if not sources:
         st.sidebar.warning("No FER2013 dataset found.")
         st.info(HOW_TO_GET)
+        if settings.get("KAGGLE_USERNAME") and settings.get("KAGGLE_KEY"):
+            dataset_name = str(settings.get("KAGGLE_DATASET", DEFAULT_KAGGLE_DATASET))
+            if st.button(f"Download {dataset_name} from Kaggle", key="kaggle_download", type="primary"):
+                try:
+                    with st.spinner("Downloading FER2013 from Kaggle (about 100 MB)…"):
+                        download_from_kaggle(str(settings["KAGGLE_USERNAME"]), str(settings["KAGGLE_KEY"]), dataset_name)
+                except FerError as exc:
+                    st.error(str(exc))
+                else:
+                    st.rerun()
         return None
     labels = [source.label for source in sources]
     chosen = st.sidebar.selectbox("Dataset", labels, key="dataset_choice", help="Where each one was found is in brackets.")

@@ -1,0 +1,59 @@
+"""Refresh docs/screenshots/ for the README with the browser-test tooling.
+
+The camera shows a face drawn with OpenCV and Explore stays on its class-balance tab, so
+no screenshot holds FER2013 pixels (they must not be committed).
+Run: .venv/bin/python scripts/readme_screenshots.py   (needs chromium and the dataset)
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from browser_support import CHROMIUM, RunningApp, drawn_face, launch_args, write_y4m  # noqa: E402
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+OUT = ROOT / "docs" / "screenshots"
+VIDEO_PLAYING = """() => { const f = document.querySelector('iframe[title="streamlit_webrtc.component.webrtc_streamer"]');
+  const v = f && f.contentDocument && f.contentDocument.querySelector('video');
+  return !!(v && v.srcObject && v.srcObject.active && !v.paused && v.videoWidth > 0); }"""
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    face = drawn_face(240)
+    y4m = write_y4m(Path("/tmp/fer-studio-drawn-face.y4m"), np.stack([face, np.fliplr(face)]), size=240)
+    app = RunningApp({"FER2013_PATH": os.environ.get("FER2013_PATH", "")}, Path("/tmp/fer-studio-screenshots.log"))
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=launch_args(y4m), headless=True)
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            for path, title, name in [("", "FER Studio", "home"), ("explore", "Explore FER2013", "explore"),
+                                      ("train", "Train", "train"), ("evaluate", "Evaluate", "evaluate"),
+                                      ("photos", "Photos & video", "photos")]:
+                page.goto(f"{app.url}/{path}")
+                page.get_by_role("heading", name=title).first.wait_for(timeout=120_000)
+                page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=180_000)
+                time.sleep(2)
+                page.screenshot(path=str(OUT / f"{name}.png"))
+            page.goto(f"{app.url}/live")
+            page.locator(".st-key-start button").click(timeout=120_000)
+            page.wait_for_function(VIDEO_PLAYING, timeout=90_000)
+            page.locator(".st-key-live_bars").wait_for(timeout=60_000)
+            time.sleep(3)
+            page.screenshot(path=str(OUT / "live.png"))
+            browser.close()
+    finally:
+        app.stop()
+    print(f"screenshots in {OUT}")
+
+
+if __name__ == "__main__":
+    main()
