@@ -44,7 +44,7 @@ def test_image_folder_release_in_data_is_found(data_dir: Path) -> None:
     assert [s.path.name for s in dataset_sources.find_datasets()] == ["fer2013"]
 
 
-def _fake_kaggle(monkeypatch: pytest.MonkeyPatch, write) -> list:  # noqa: ANN001
+def _fake_kaggle(monkeypatch: pytest.MonkeyPatch, write) -> list:
     calls: list = []
 
     class FakeApi:

@@ -1,0 +1,44 @@
+"""The shipped default model: loads safely, matches its metrics file, and beats chance clearly."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import REPO_ROOT, SHARED_CSV
+
+from fer_core.evaluation import classification_report, predict_probabilities
+from fer_core.model_io import load_classifier
+
+DEFAULT = REPO_ROOT / "models" / "default"
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def model():
+    if not (DEFAULT / "model.keras").exists():
+        pytest.fail("models/default/model.keras is missing: the app needs a shipped model")
+    return load_classifier(DEFAULT / "model.keras")
+
+
+def test_default_model_is_small_and_documented(model) -> None:
+    size_mb = (DEFAULT / "model.keras").stat().st_size / 1e6
+    assert size_mb <= 25
+    metrics = json.loads((DEFAULT / "metrics.json").read_text())
+    assert metrics["parameters"] == model.count_params()
+    card = (DEFAULT / "model_card.md").read_text()
+    assert f"{metrics['accuracy_no_tta']:.2%}" in card
+
+
+def test_default_model_scores_well_above_chance_on_public_test(model) -> None:
+    if not SHARED_CSV.exists():
+        pytest.skip("needs the FER2013 dev copy in ../shared")
+    from fer_core.data import load_dataset
+
+    public = load_dataset(SHARED_CSV).split("PublicTest")
+    report = classification_report(public.labels, predict_probabilities(model, public.images))
+    majority = np.bincount(public.labels).max() / len(public.labels)  # 24.9 %: always 'happy'
+    assert report["accuracy"] > majority + 0.25
+    metrics = json.loads((DEFAULT / "metrics.json").read_text())
+    assert abs(report["accuracy"] - metrics["accuracy_no_tta"]) < 0.005  # the card's figure is reproducible
