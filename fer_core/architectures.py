@@ -21,16 +21,20 @@ class Architecture:
     name: str
     summary: str
     build: Callable[..., object]
+    # TensorFlow 2.21's oneDNN kernels corrupt the heap in the *backward* pass of depthwise
+    # convolutions on this CPU ("corrupted size vs. prev_size", reproduced with both
+    # SeparableConv2D and DepthwiseConv2D); such nets train with oneDNN off (half the speed).
+    train_without_onednn: bool = False
 
 
 ARCHITECTURES: dict[str, Architecture] = {}
 
 
-def register(name: str, summary: str) -> Callable[[Callable[..., object]], Callable[..., object]]:
+def register(name: str, summary: str, *, train_without_onednn: bool = False) -> Callable[[Callable[..., object]], Callable[..., object]]:
     """Add a builder ``(augment: bool, dropout: float) -> keras.Model`` to the registry."""
 
     def decorator(builder: Callable[..., object]) -> Callable[..., object]:
-        ARCHITECTURES[name] = Architecture(name, summary, builder)
+        ARCHITECTURES[name] = Architecture(name, summary, builder, train_without_onednn)
         return builder
 
     return decorator
@@ -96,7 +100,11 @@ def build_tiny(augment: bool = True, dropout: float = 0.3):
     return keras.Model(inputs, _head(x, dropout), name="tiny")
 
 
-@register("mini_xception", "mini-Xception (Arriaga et al. 2017): depthwise-separable residual blocks, ~60k parameters")
+@register(
+    "mini_xception",
+    "mini-Xception (Arriaga et al. 2017): depthwise-separable residual blocks, ~60k parameters",
+    train_without_onednn=True,
+)
 def build_mini_xception(augment: bool = True, dropout: float = 0.3):
     import keras
     from keras import layers

@@ -238,6 +238,10 @@ def _train(run_dir: Path, resume: bool, stop_flag: dict, log: RunLog) -> str:
     try:
         config = TrainConfig.load(run_dir / "config.json").validate()
         _set_status(run_dir, "running", message="loading data", batch=0)
+        from fer_core.architectures import ARCHITECTURES
+
+        if ARCHITECTURES[config.arch].train_without_onednn:
+            os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"  # read when TensorFlow loads, just below
         import keras
 
         keras.utils.set_random_seed(config.seed)

@@ -47,6 +47,16 @@ def _statistics(path: str, modified: float, _dataset: FerDataset) -> dict:  # no
     }
 
 
+@st.cache_data(show_spinner=False, max_entries=16)
+def _mean_faces(path: str, modified: float, split: str, _dataset: FerDataset) -> tuple[np.ndarray, np.ndarray]:  # noqa: ARG001
+    return stats.mean_faces(_dataset, None if split == "all" else split)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _histograms(path: str, modified: float, split: str, _dataset: FerDataset):  # noqa: ARG001
+    return stats.pixel_histograms(_dataset, None if split == "all" else split)
+
+
 summary = _statistics(str(source.path), source.path.stat().st_mtime, dataset)
 st.caption(f"{source.path.name}: {len(dataset):,} faces in {', '.join(dataset.split_names)}" + ("" if dataset.has_labels else " (no labels)"))
 
@@ -84,7 +94,7 @@ with tab_means:
         st.info("Mean faces per class need labels.")
     else:
         split = st.selectbox("Split", ["all", *dataset.split_names], key="mean_split")
-        per_class, overall = stats.mean_faces(dataset, None if split == "all" else split)
+        per_class, overall = _mean_faces(str(source.path), source.path.stat().st_mtime, split, dataset)
         st.plotly_chart(charts.face_strip_figure(per_class, CLASS_NAMES), key="mean_faces")
         st.markdown("**Difference from the mean face of all classes** (red: brighter than average, blue: darker)")
         st.plotly_chart(charts.face_strip_figure(per_class - overall, CLASS_NAMES, diverging=True), key="mean_diff")
@@ -92,7 +102,7 @@ with tab_means:
 with tab_pixels:
     split = st.selectbox("Split", ["all", *dataset.split_names], key="pixel_split")
     st.plotly_chart(
-        charts.pixel_histogram_figure(stats.pixel_histograms(dataset, None if split == "all" else split)), key="pixel_hist"
+        charts.pixel_histogram_figure(_histograms(str(source.path), source.path.stat().st_mtime, split, dataset)), key="pixel_hist"
     )
     st.markdown("**Brightness (mean pixel) and contrast (pixel standard deviation) per face**")
     table = summary["brightness"]

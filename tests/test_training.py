@@ -145,3 +145,9 @@ def test_publish_writes_a_verified_default_with_metrics_and_card(finished_run: P
     assert metrics["exports"]["model_float.tflite"]["max_probability_difference"] < 1e-4
     card = (target / "model_card.md").read_text()
     assert "Accuracy on FER2013 PublicTest (14 faces" in card and "python -m fer_core train" in card
+
+
+def test_mini_xception_trains_despite_the_onednn_depthwise_bug(tiny_dataset: Path) -> None:
+    result = run_cli("train", "--data", str(tiny_dataset), "--arch", "mini_xception", "--epochs", "1", "--batch-size", "32")
+    assert result.returncode == 0, result.stdout[-1500:] + result.stderr[-1500:]
+    assert "finished" in result.stdout
