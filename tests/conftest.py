@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+# Before anything imports TensorFlow: pylibsrtp (aiortc) segfaults when imported after it,
+# and the page AppTests import aiortc through ui.bootstrap (see ui/bootstrap.py).
+import aiortc  # noqa: F401
 import numpy as np
 import pytest
 

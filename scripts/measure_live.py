@@ -1,0 +1,66 @@
+"""Frame-callback milliseconds measured inside the running app, as the Live page reports them.
+
+For each setting, starts the app, opens Photos first (so Keras is imported in the server,
+as it is for a real visitor), then streams a drawn face on Live for 25 s and reads the
+page's own readout (median and p90 over the last 90 frames).
+
+Run: .venv/bin/python scripts/measure_live.py
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from browser_support import CHROMIUM, RunningApp, drawn_face, launch_args, write_y4m  # noqa: E402
+from playwright.sync_api import sync_playwright  # noqa: E402
+
+VIDEO_PLAYING = """() => { const f = document.querySelector('iframe[title="streamlit_webrtc.component.webrtc_streamer"]');
+  const v = f && f.contentDocument && f.contentDocument.querySelector('video');
+  return !!(v && v.srcObject && v.srcObject.active && !v.paused && v.videoWidth > 0); }"""
+SETTINGS = [
+    ("haar, with FER Studio's guard", "haar", {}),
+    ("blazeface, with FER Studio's guard", "blazeface", {}),
+    ("haar, Streamlit's keras reset left on", "haar", {"FER_KEEP_STREAMLIT_KERAS_RESET": "1"}),
+]
+
+
+def measure(detector: str, env: dict[str, str], y4m: Path) -> str:
+    app = RunningApp(env, Path("/tmp/fer-studio-live-measure.log"))
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=launch_args(y4m), headless=True)
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(f"{app.url}/photos")
+            page.get_by_role("heading", name="Photos & video").first.wait_for(timeout=120_000)
+            page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=120_000)
+            page.goto(f"{app.url}/live")
+            page.locator(".st-key-start button").wait_for(timeout=120_000)
+            if detector != "haar":
+                page.locator(".st-key-live_detector").click()
+                page.get_by_role("option", name=detector).click()
+                page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=60_000)
+            page.locator(".st-key-start button").click()
+            page.wait_for_function(VIDEO_PLAYING, timeout=90_000)
+            time.sleep(25)
+            readout = page.get_by_text("ms median").first.inner_text()
+            browser.close()
+            return readout
+    finally:
+        app.stop()
+
+
+def main() -> None:
+    y4m = write_y4m(Path("/tmp/fer-studio-live.y4m"), np.stack([drawn_face(240)]), size=240)
+    for label, detector, env in SETTINGS:
+        print(f"{label}: {measure(detector, env, y4m)}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
