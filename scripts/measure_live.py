@@ -44,7 +44,8 @@ def measure(detector: str, env: dict[str, str], y4m: Path) -> str:
             page.locator(".st-key-start button").wait_for(timeout=120_000)
             if detector != "haar":
                 page.locator(".st-key-live_detector").click()
-                page.get_by_role("option", name=detector).click()
+                page.keyboard.type(detector)
+                page.keyboard.press("Enter")
                 page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=60_000)
             page.locator(".st-key-start button").click()
             page.wait_for_function(VIDEO_PLAYING, timeout=90_000)

@@ -119,3 +119,11 @@ def real_faces() -> np.ndarray:
     public = load_dataset(SHARED_CSV).split("PublicTest")
     happy_and_neutral = np.flatnonzero(np.isin(public.labels, (3, 6)))
     return public.images[happy_and_neutral[:40]]
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    """Expose each phase's report on the test item, so fixtures can react to failures (screenshots)."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

@@ -155,8 +155,6 @@ def test_live_camera_boxes_faces_and_space_esc_mirror_capture_stop(page, app: Ru
 
 def test_train_a_tiny_run_watch_its_curves_then_cancel(page, app: RunningApp) -> None:
     open_page(page, app, "train", "Train")
-    page.locator(".st-key-arch").click()
-    page.get_by_role("option", name="tiny").click()
     epochs = page.locator(".st-key-epochs input")
     epochs.fill("50")
     epochs.press("Tab")
