@@ -8,7 +8,7 @@ import streamlit as st
 from fer_core import charts
 from fer_core.drawing import annotate
 from fer_core.errors import FerError
-from fer_core.faces import DETECTORS
+from fer_core.faces import DETECTOR_HELP, DETECTORS
 from fer_core.images import decode_image
 from fer_core.video import analyse_video
 from ui.bootstrap import bootstrap
@@ -20,7 +20,8 @@ bootstrap()  # before anything loads TensorFlow: see ui/bootstrap.py
 
 st.title("Photos & video")
 chosen = model_sidebar()
-detector = st.sidebar.selectbox("Face detector", list(DETECTORS), key="photo_detector")
+detector = st.sidebar.selectbox("Face detector", list(DETECTORS), index=list(DETECTORS).index("blazeface"), key="photo_detector",
+                                help=DETECTOR_HELP)
 if chosen is None:
     st.stop()
 model_label, model_path = chosen
