@@ -18,12 +18,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from browser_support import CHROMIUM, RunningApp, drawn_face, launch_args, write_y4m  # noqa: E402
+from browser_support import CHROMIUM, VIDEO_PLAYING, RunningApp, drawn_face, launch_args, open_page, write_y4m  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-VIDEO_PLAYING = """() => { const f = document.querySelector('iframe[title="streamlit_webrtc.component.webrtc_streamer"]');
-  const v = f && f.contentDocument && f.contentDocument.querySelector('video');
-  return !!(v && v.srcObject && v.srcObject.active && !v.paused && v.videoWidth > 0); }"""
 SETTINGS = [
     ("haar, with FER Studio's guard", "haar", {}),
     ("blazeface, with FER Studio's guard", "blazeface", {}),
@@ -37,11 +34,8 @@ def measure(detector: str, env: dict[str, str], y4m: Path) -> str:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=launch_args(y4m), headless=True)
             page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.goto(f"{app.url}/photos")
-            page.get_by_role("heading", name="Photos & video").first.wait_for(timeout=120_000)
-            page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=120_000)
-            page.goto(f"{app.url}/live")
-            page.locator(".st-key-start button").wait_for(timeout=120_000)
+            open_page(page, app.url, "photos", "Photos & video")
+            open_page(page, app.url, "live", "Live")
             if detector != "haar":
                 page.locator(".st-key-live_detector").click()
                 page.keyboard.type(detector)

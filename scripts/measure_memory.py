@@ -16,12 +16,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from browser_support import CHROMIUM, RunningApp, drawn_face, launch_args, write_y4m  # noqa: E402
+from browser_support import CHROMIUM, VIDEO_PLAYING, RunningApp, drawn_face, launch_args, open_page, write_y4m  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
-
-VIDEO_PLAYING = """() => { const f = document.querySelector('iframe[title="streamlit_webrtc.component.webrtc_streamer"]');
-  const v = f && f.contentDocument && f.contentDocument.querySelector('video');
-  return !!(v && v.srcObject && v.srcObject.active && !v.paused && v.videoWidth > 0); }"""
 
 
 def memory_mb(pid: int) -> dict[str, float]:
@@ -42,11 +38,8 @@ def main() -> None:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             for path, title in [("", "FER Studio"), ("explore", "Explore FER2013"), ("train", "Train"),
                                 ("evaluate", "Evaluate"), ("photos", "Photos & video")]:
-                page.goto(f"{app.url}/{path}")
-                page.get_by_role("heading", name=title).first.wait_for(timeout=120_000)
-                page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=300_000)
+                open_page(page, app.url, path, title, timeout_ms=300_000)
                 print(f"after {title}: {memory_mb(app.process.pid)}", flush=True)
-            page.get_by_role("tab", name="Mean faces").count()
             page.goto(f"{app.url}/live")
             page.locator(".st-key-start button").click(timeout=120_000)
             page.wait_for_function(VIDEO_PLAYING, timeout=90_000)

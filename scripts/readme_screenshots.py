@@ -17,13 +17,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from browser_support import CHROMIUM, RunningApp, drawn_face, launch_args, write_y4m  # noqa: E402
+from browser_support import CHROMIUM, VIDEO_PLAYING, RunningApp, drawn_face, launch_args, open_page, write_y4m  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
 OUT = ROOT / "docs" / "screenshots"
-VIDEO_PLAYING = """() => { const f = document.querySelector('iframe[title="streamlit_webrtc.component.webrtc_streamer"]');
-  const v = f && f.contentDocument && f.contentDocument.querySelector('video');
-  return !!(v && v.srcObject && v.srcObject.active && !v.paused && v.videoWidth > 0); }"""
 
 
 def main() -> None:
@@ -38,9 +35,7 @@ def main() -> None:
             for path, title, name in [("", "FER Studio", "home"), ("explore", "Explore FER2013", "explore"),
                                       ("train", "Train", "train"), ("evaluate", "Evaluate", "evaluate"),
                                       ("photos", "Photos & video", "photos")]:
-                page.goto(f"{app.url}/{path}")
-                page.get_by_role("heading", name=title).first.wait_for(timeout=120_000)
-                page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=180_000)
+                open_page(page, app.url, path, title, timeout_ms=180_000)
                 time.sleep(2)
                 page.screenshot(path=str(OUT / f"{name}.png"))
             page.goto(f"{app.url}/live")

@@ -16,6 +16,19 @@ import numpy as np
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
+# True while the streamlit-webrtc iframe's <video> really plays a live stream.
+VIDEO_PLAYING = """() => {
+  const frame = document.querySelector('iframe[title="streamlit_webrtc.component.webrtc_streamer"]');
+  const video = frame && frame.contentDocument && frame.contentDocument.querySelector('video');
+  return !!(video && video.srcObject && video.srcObject.active && !video.paused && video.videoWidth > 0);
+}"""
+
+
+def open_page(page, base_url: str, path: str, title: str, timeout_ms: int = 120_000) -> None:
+    """Go to a page and wait until its title shows and Streamlit has finished running it."""
+    page.goto(f"{base_url}/{path}")
+    page.get_by_role("heading", name=title).first.wait_for(timeout=timeout_ms)
+    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=timeout_ms)
 
 
 def write_y4m(path: Path, faces: np.ndarray, *, frames_per_face: int = 15, size: int = 200) -> Path:

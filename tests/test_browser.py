@@ -13,17 +13,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from browser_support import CHROMIUM, REPO_ROOT, RunningApp, launch_args, write_y4m
+from browser_support import CHROMIUM, REPO_ROOT, VIDEO_PLAYING, RunningApp, launch_args, write_y4m
 from conftest import SHARED_CSV
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "browser"
 CLASSES = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
-VIDEO_PLAYING = """() => {
-  const frame = document.querySelector('iframe[title="streamlit_webrtc.component.webrtc_streamer"]');
-  const video = frame && frame.contentDocument && frame.contentDocument.querySelector('video');
-  return !!(video && video.srcObject && video.srcObject.active && !video.paused && video.videoWidth > 0);
-}"""
 
 
 @pytest.fixture(scope="module")
