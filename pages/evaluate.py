@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 from fer_core import charts
+from fer_core.data import FerDataset
 from fer_core.errors import FerError
 from fer_core.evaluation import classification_report, predict_probabilities
 from fer_core.labels import CLASS_NAMES
@@ -37,13 +38,17 @@ elif split == "Training":
 
 
 @st.cache_data(show_spinner="Classifying faces…", max_entries=8)
-def _probabilities(model_file: str, modified: float, data_file: str, data_modified: float, split: str, tta: bool) -> np.ndarray:  # noqa: ARG001
-    model = load_model(model_file, modified)
-    return predict_probabilities(model, dataset.split(split).images, tta=tta)
+def _probabilities(
+    model_file: str, modified: float, data_file: str, data_modified: float, split: str, tta: bool, _dataset: FerDataset,  # noqa: ARG001
+) -> np.ndarray:
+    """Keyed by model and dataset file (path + mtime), split and TTA; the dataset itself is not hashed."""
+    return predict_probabilities(load_model(model_file, modified), _dataset.split(split).images, tta=tta)
 
 
 try:
-    probabilities = _probabilities(str(model_path), model_path.stat().st_mtime, str(source.path), source.path.stat().st_mtime, split, tta)
+    probabilities = _probabilities(
+        str(model_path), model_path.stat().st_mtime, str(source.path), source.path.stat().st_mtime, split, tta, dataset
+    )
 except FerError as exc:
     st.error(str(exc))
     st.stop()

@@ -49,7 +49,7 @@ with st.expander("New training run", expanded=not runs):
         with st.form("train_form"):
             cols = st.columns(3)
             arch = cols[0].selectbox("Architecture", list(ARCHITECTURES), index=0, key="arch",
-                                     format_func=lambda name: f"{name}", help="\n\n".join(f"**{a.name}**: {a.summary}" for a in ARCHITECTURES.values()))
+                                     help="\n\n".join(f"**{a.name}**: {a.summary}" for a in ARCHITECTURES.values()))
             epochs = cols[1].number_input("Epochs", 1, DEMO_MAX_EPOCHS if demo else 300, min(3, DEMO_MAX_EPOCHS) if demo else 10, key="epochs")
             batch_size = cols[2].select_slider("Batch size", [16, 32, 64, 128, 256], 64, key="batch_size")
             cols = st.columns(3)
