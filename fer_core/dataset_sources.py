@@ -97,21 +97,23 @@ def save_upload(filename: str, content: bytes) -> Path:
 
 def download_from_kaggle(username: str, key: str, dataset: str = DEFAULT_KAGGLE_DATASET) -> Path:
     """Fetch FER2013 with the deployer's Kaggle token (the only run-time download the app makes)."""
-    os.environ["KAGGLE_USERNAME"], os.environ["KAGGLE_KEY"] = username, key
-    try:
-        from kaggle.api.kaggle_api_extended import KaggleApi
-    except ImportError:
-        raise FerError("the 'kaggle' package is not installed; pip install kaggle") from None
+    os.environ["KAGGLE_USERNAME"], os.environ["KAGGLE_KEY"] = username, key  # read by the kaggle package
     KAGGLE_DIR.mkdir(parents=True, exist_ok=True)
     staging = KAGGLE_DIR / ".download"
     shutil.rmtree(staging, ignore_errors=True)
     try:
+        # Imported here: the package authenticates as soon as it is imported.
+        from kaggle.api.kaggle_api_extended import KaggleApi
+
         api = KaggleApi()
         api.authenticate()
         api.dataset_download_files(dataset, path=str(staging), unzip=True, quiet=True)
+    except ImportError:
+        raise FerError("the 'kaggle' package is not installed; pip install kaggle") from None
     except Exception as exc:  # noqa: BLE001 - network, auth and API errors all mean "no download"
         shutil.rmtree(staging, ignore_errors=True)
-        raise FerError(f"Kaggle download of {dataset} failed: {str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}") from None
+        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+        raise FerError(f"Kaggle download of {dataset} failed: {reason}") from None
     csvs = sorted(staging.rglob("*.csv"))
     if not csvs:
         shutil.rmtree(staging, ignore_errors=True)
