@@ -13,6 +13,7 @@ GPUs it uses ``MirroredStrategy`` (data parallel across them); otherwise the def
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import signal
@@ -40,7 +41,7 @@ class RunLog:
     def __call__(self, message: str) -> None:
         print(message, flush=True)
         if self.path is not None:
-            with self.path.open("a") as handle:
+            with contextlib.suppress(OSError), self.path.open("a") as handle:  # a full disk must not mask the real error
                 handle.write(message + "\n")
 
 
@@ -214,11 +215,19 @@ def _set_status(run_dir: Path, state: str, **extra: object) -> None:
     write_json_atomic(run_dir / "status.json", payload)
 
 
+def _record_final_state(run_dir: Path, state: str, log: RunLog, **extra: object) -> None:
+    """Best effort: with a full disk even status.json may not be writable; then the log says so."""
+    try:
+        _set_status(run_dir, state, **extra)
+    except OSError as exc:
+        log(f"could not write status.json ({exc}); the run is {state}")
+
+
 def train_run(run_dir: Path, *, resume: bool = False) -> str:
     """Train (or resume) the run in ``run_dir`` to completion, cancel or failure; returns the final state.
 
     Holds the one-run-at-a-time lock for its whole life: inherited from the starter
-    when launched by ``start_training_process``, else taken here.
+    when launched by ``runs.start_new_run`` / ``runs.resume_run``, else taken here.
     """
     inherited = os.environ.pop(LOCK_FD_ENV, None)
     lock_fd = int(inherited) if inherited else acquire_training_lock(run_dir.name)
@@ -279,7 +288,7 @@ def _train(run_dir: Path, resume: bool, stop_flag: dict, log: RunLog) -> str:
             verbose=0,
         )
     except RunCancelled as stop:
-        _set_status(run_dir, "cancelled", message=str(stop), eta_s=None)
+        _record_final_state(run_dir, "cancelled", log, message=str(stop), eta_s=None)
         log(f"cancelled: {stop}")
         return "cancelled"
     except Exception as exc:  # noqa: BLE001 - any failure must end up in status.json, not vanish
@@ -287,7 +296,7 @@ def _train(run_dir: Path, resume: bool, stop_flag: dict, log: RunLog) -> str:
         log(f"failed: {message}")
         if not isinstance(exc, FerError):
             log(traceback.format_exc())  # the full trace goes to train.log; the status gets one line
-        _set_status(run_dir, "failed", message=message, eta_s=None)
+        _record_final_state(run_dir, "failed", log, message=message, eta_s=None)
         raise FerError(f"training failed: {message}") from None
     _set_status(run_dir, "finished", message="", eta_s=0, finished_at=time.time())
     _write_final_metrics(run_dir, config, log)
