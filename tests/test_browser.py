@@ -110,6 +110,25 @@ def _bar_classes_top_down(page) -> list[str]:
     return [name for _, name in sorted(ticks)]
 
 
+def press_until(page, key: str, arrived, attempts: int = 3) -> None:
+    """Focus the page (not the video iframe) and press a shortcut key until its effect shows.
+
+    Seen here under CPU load: one keypress in a few runs was lost while a fragment re-rendered;
+    a person would press again, and so does the test (at most three times).
+    """
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(attempts):
+        page.get_by_role("heading", name="Live").first.click()
+        page.keyboard.press(key)
+        try:
+            arrived()
+            return
+        except PlaywrightTimeout:
+            if attempt == attempts - 1:
+                raise
+
+
 def test_live_camera_boxes_faces_and_space_esc_mirror_capture_stop(page, app: RunningApp) -> None:
     open_page(page, app, "live", "Live")
     page.locator(".st-key-start button").click()
@@ -127,17 +146,14 @@ def test_live_camera_boxes_faces_and_space_esc_mirror_capture_stop(page, app: Ru
     (ARTIFACTS / "live-callback.txt").write_text(readout + "\n")
     assert first_label
 
-    page.get_by_role("heading", name="Live").first.click()  # focus the page, not the video iframe
-    page.keyboard.press("Space")
-    page.get_by_role("heading", name="Captures (1)").wait_for(timeout=30_000)
+    press_until(page, "Space", lambda: page.get_by_role("heading", name="Captures (1)").wait_for(timeout=10_000))
     page.locator(".st-key-capture button").click()
     page.get_by_role("heading", name="Captures (2)").wait_for(timeout=30_000)
     assert_no_exception(page)
     shot(page, "live-captured")
 
-    page.get_by_role("heading", name="Live").first.click()
-    page.keyboard.press("Escape")
-    page.wait_for_function("() => !document.querySelector('.st-key-start button').disabled", timeout=30_000)
+    press_until(page, "Escape", lambda: page.wait_for_function(
+        "() => !document.querySelector('.st-key-start button').disabled", timeout=10_000))
     page.wait_for_function(f"() => !({VIDEO_PLAYING})()", timeout=30_000)
     shot(page, "live-stopped-by-esc")
 
