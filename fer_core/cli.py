@@ -100,6 +100,7 @@ def _train(args: argparse.Namespace) -> int:
             class_weighting=args.class_weighting,
             seed=args.seed,
             sample_per_class=args.sample_per_class,
+            init_from=str(Path(args.init_from).resolve()) if args.init_from else "",
             **({"dropout": args.dropout} if args.dropout is not None else {}),
         )
         run_dir = create_run(config, name=args.name)
@@ -299,6 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--class-weighting", action="store_true")
     train.add_argument("--seed", type=int, default=defaults.seed)
     train.add_argument("--sample-per-class", type=int, default=0, help="train on N faces per class (quick demos)")
+    train.add_argument("--init-from", metavar="MODEL", help="start from this .keras model's weights (fine-tune / continue elsewhere)")
     train.add_argument("--name", default="", help="a label added to the run id")
     train.add_argument("--out", help="runs folder (default models/runs)")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a cancelled/interrupted run from its last checkpoint")

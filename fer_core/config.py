@@ -35,6 +35,7 @@ class TrainConfig:
     val_split: str = "PublicTest"
     sample_per_class: int = 0  # >0: a stratified sample of this many faces per class, for demos
     time_limit_minutes: float = 0.0  # >0: cancel the run after this long (public demo mode)
+    init_from: str = ""  # a .keras model to start from (fine-tuning, or continuing across machines)
 
     def validate(self) -> TrainConfig:
         """Refuse impossible settings up front, before a process is started."""
@@ -61,6 +62,8 @@ class TrainConfig:
             problems.append("sample per class must be 0 (all) or positive")
         if not self.data:
             problems.append("no dataset given")
+        if self.init_from and not Path(self.init_from).is_file():
+            problems.append(f"model to start from not found: {self.init_from}")
         if problems:
             raise FerError("invalid training config: " + "; ".join(problems))
         return self
@@ -70,7 +73,7 @@ class TrainConfig:
         defaults = TrainConfig()
         flags = {"arch": "--arch", "epochs": "--epochs", "batch_size": "--batch-size", "optimiser": "--optimiser",
                  "learning_rate": "--lr", "label_smoothing": "--label-smoothing", "dropout": "--dropout", "seed": "--seed",
-                 "sample_per_class": "--sample-per-class"}
+                 "sample_per_class": "--sample-per-class", "init_from": "--init-from"}
         parts = ["python -m fer_core train", f"--data {self.data}"]
         parts += [f"{flag} {getattr(self, name)}" for name, flag in flags.items() if name in ("arch", "epochs") or getattr(self, name) != getattr(defaults, name)]
         parts += ["--no-augment"] * (not self.augment) + ["--class-weighting"] * self.class_weighting

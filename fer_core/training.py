@@ -265,7 +265,12 @@ def _train(run_dir: Path, resume: bool, stop_flag: dict, log: RunLog) -> str:
                 from fer_core.architectures import build_model
 
                 history = []
-                model = build_model(config.arch, augment=config.augment, dropout=config.dropout)
+                if config.init_from:  # same network and weights, fresh optimiser and schedule
+                    from fer_core.model_io import load_classifier
+
+                    model = load_classifier(config.init_from)
+                else:
+                    model = build_model(config.arch, augment=config.augment, dropout=config.dropout)
                 compile_model(model, config, steps)
         if not resume:
             _write_history(run_dir, [])

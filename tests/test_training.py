@@ -151,3 +151,10 @@ def test_mini_xception_trains_despite_the_onednn_depthwise_bug(tiny_dataset: Pat
     result = run_cli("train", "--data", str(tiny_dataset), "--arch", "mini_xception", "--epochs", "1", "--batch-size", "32")
     assert result.returncode == 0, result.stdout[-1500:] + result.stderr[-1500:]
     assert "finished" in result.stdout
+
+
+def test_a_run_can_start_from_an_existing_model(tiny_dataset: Path, tiny_model_file: Path) -> None:
+    result = run_cli("train", "--data", str(tiny_dataset), "--arch", "tiny", "--epochs", "1", "--init-from", str(tiny_model_file))
+    assert result.returncode == 0, result.stderr[-1500:]
+    missing = run_cli("train", "--data", str(tiny_dataset), "--init-from", "/nope.keras")
+    assert missing.returncode == 2 and "model to start from not found: /nope.keras" in missing.stderr
