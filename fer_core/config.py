@@ -13,6 +13,16 @@ from pathlib import Path
 from fer_core.errors import FerError
 
 OPTIMISERS = ("adam", "adamw", "sgd")
+
+
+def _portable(path: str) -> str:
+    """A path as seen from the repository root when it lies beside it (e.g. ../shared/...)."""
+    from fer_core.paths import REPO_ROOT
+
+    try:
+        return str(Path("..") / Path(path).resolve().relative_to(REPO_ROOT.parent.resolve()))
+    except ValueError:
+        return path
 SCHEDULES = ("cosine", "constant")
 
 
@@ -74,7 +84,7 @@ class TrainConfig:
         flags = {"arch": "--arch", "epochs": "--epochs", "batch_size": "--batch-size", "optimiser": "--optimiser",
                  "learning_rate": "--lr", "label_smoothing": "--label-smoothing", "dropout": "--dropout", "seed": "--seed",
                  "sample_per_class": "--sample-per-class", "init_from": "--init-from"}
-        parts = ["python -m fer_core train", f"--data {self.data}"]
+        parts = ["python -m fer_core train", f"--data {_portable(self.data)}"]
         parts += [f"{flag} {getattr(self, name)}" for name, flag in flags.items() if name in ("arch", "epochs") or getattr(self, name) != getattr(defaults, name)]
         parts += ["--no-augment"] * (not self.augment) + ["--class-weighting"] * self.class_weighting
         return " ".join(parts)

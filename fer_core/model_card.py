@@ -60,6 +60,8 @@ PrivateTest (the project's independent test set) was not available to this train
   ```
 - Config: {", ".join(f"{k}={v}" for k, v in config.items() if k not in ("data",))}
 - Run: `{metrics['run_id']}`, published {metrics['published_at']}.
+- Training curve (validation accuracy per epoch) is in the run's `history.csv`; the epoch with the best
+  PublicTest accuracy was kept (`best.keras`).
 
 ## Speed on the development machine (2 CPU cores)
 

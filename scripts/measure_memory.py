@@ -40,8 +40,8 @@ def main() -> None:
                                 ("evaluate", "Evaluate"), ("photos", "Photos & video")]:
                 open_page(page, app.url, path, title, timeout_ms=300_000)
                 print(f"after {title}: {memory_mb(app.process.pid)}", flush=True)
-            page.goto(f"{app.url}/live")
-            page.locator(".st-key-start button").click(timeout=120_000)
+            open_page(page, app.url, "live", "Live")
+            page.locator(".st-key-start button").click()
             page.wait_for_function(VIDEO_PLAYING, timeout=90_000)
             time.sleep(20)
             readout = page.get_by_text("ms median").first.inner_text()

@@ -36,10 +36,12 @@ def main() -> None:
                                       ("train", "Train", "train"), ("evaluate", "Evaluate", "evaluate"),
                                       ("photos", "Photos & video", "photos")]:
                 open_page(page, app.url, path, title, timeout_ms=180_000)
+                if name == "evaluate":
+                    page.get_by_text("Macro F1").first.wait_for(timeout=180_000)
                 time.sleep(2)
                 page.screenshot(path=str(OUT / f"{name}.png"))
-            page.goto(f"{app.url}/live")
-            page.locator(".st-key-start button").click(timeout=120_000)
+            open_page(page, app.url, "live", "Live")
+            page.locator(".st-key-start button").click()
             page.wait_for_function(VIDEO_PLAYING, timeout=90_000)
             page.locator(".st-key-live_bars").wait_for(timeout=60_000)
             time.sleep(3)

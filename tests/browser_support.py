@@ -29,6 +29,7 @@ def open_page(page, base_url: str, path: str, title: str, timeout_ms: int = 120_
     page.goto(f"{base_url}/{path}")
     page.get_by_role("heading", name=title).first.wait_for(timeout=timeout_ms)
     page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=timeout_ms)
+    page.wait_for_selector('[data-testid="stSpinner"]', state="detached", timeout=timeout_ms)
 
 
 def write_y4m(path: Path, faces: np.ndarray, *, frames_per_face: int = 15, size: int = 200) -> Path:
