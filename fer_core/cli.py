@@ -189,29 +189,6 @@ def _predict_csv(args: argparse.Namespace) -> int:
     return 0
 
 
-def _write_model_card(target: Path, config: object) -> None:
-    """Measure the shipped files' single-face latency and write the card beside them."""
-    import numpy as np
-
-    from fer_core.bench import median_ms
-    from fer_core.export import TFLiteClassifier
-    from fer_core.model_card import render_model_card
-    from fer_core.model_io import FastClassifier, load_classifier
-
-    face = np.zeros((1, 48, 48), np.float32)
-    keras_model = load_classifier(target / "model.keras")
-    float_lite = TFLiteClassifier(target / "model_float.tflite")
-    quant_lite = TFLiteClassifier(target / "model_quant.tflite")
-    direct = FastClassifier(keras_model)
-    latency = {
-        "one face, TFLite float (used by Live and Photos)": median_ms(lambda: float_lite(face), 200),
-        "one face, TFLite dynamic-range quantised": median_ms(lambda: quant_lite(face), 200),
-        "one face, Keras model called in a tf.function": median_ms(lambda: direct(face), 200),
-        "one face, Keras model.predict (avoided on every live path)": median_ms(lambda: keras_model.predict(face[..., None], verbose=0), 20),
-    }
-    (target / "model_card.md").write_text(render_model_card(target, command=config.command(), latency=latency))
-
-
 @command("publish")
 def _publish(args: argparse.Namespace) -> int:
     from fer_core.config import TrainConfig
@@ -224,7 +201,6 @@ def _publish(args: argparse.Namespace) -> int:
     config = TrainConfig.load(run_dir / "config.json")
     (_, _), val = load_training_data(config)
     target = publish_default_model(run_dir, Path(args.target) if args.target else DEFAULT_MODEL_DIR, val)
-    _write_model_card(target, config)
     print(f"published {run_dir.name} to {target}")
     return 0
 

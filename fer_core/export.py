@@ -127,8 +127,11 @@ def publish_default_model(run_dir: Path, target_dir: Path, validation: tuple[np.
     )
     (staging / "metrics.json").write_text(json.dumps(metrics, indent=2))
     (staging / "config.json").write_text(config.to_json())
-    if (target_dir / "model_card.md").exists():
-        shutil.copy2(target_dir / "model_card.md", staging / "model_card.md")
+    if validation is not None:  # the card reports validation figures; without them there is nothing to card
+        from fer_core.model_card import measure_latency, render_model_card
+
+        card = render_model_card(staging, command=config.command(), latency=measure_latency(staging))
+        (staging / "model_card.md").write_text(card)
     backup = target_dir.with_name(f".{target_dir.name}.previous")
     shutil.rmtree(backup, ignore_errors=True)
     if target_dir.exists():
