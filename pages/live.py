@@ -69,7 +69,6 @@ with video_column:
     live_camera("live", playing=on, callback=frame_callback, ice=ice_servers(all_settings()))
 
 
-@st.fragment(run_every=0.3)
 def live_results() -> None:
     snapshot = processor.latest()
     timing = processor.timing()
@@ -89,7 +88,9 @@ def live_results() -> None:
 
 
 with result_column:
-    live_results()
+    # Refresh only while streaming: an idle page that reruns a fragment 3 times a second made
+    # clicks on Start get lost now and then (seen in the browser tests under load).
+    st.fragment(live_results, run_every=0.3 if st.session_state.camera_on else None)()
 
 captures = st.session_state.captures
 if captures:

@@ -110,6 +110,21 @@ def _bar_classes_top_down(page) -> list[str]:
     return [name for _, name in sorted(ticks)]
 
 
+def start_camera(page, attempts: int = 3) -> None:
+    """Click Start until the page has switched to streaming, then wait for the video to play."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    for attempt in range(attempts):
+        page.locator(".st-key-start button").click()
+        try:
+            page.wait_for_function("() => !document.querySelector('.st-key-stop button').disabled", timeout=15_000)
+            break
+        except PlaywrightTimeout:
+            if attempt == attempts - 1:
+                raise
+    page.wait_for_function(VIDEO_PLAYING, timeout=120_000)
+
+
 def press_until(page, key: str, arrived, attempts: int = 3) -> None:
     """Focus the page (not the video iframe) and press a shortcut key until its effect shows.
 
@@ -131,8 +146,7 @@ def press_until(page, key: str, arrived, attempts: int = 3) -> None:
 
 def test_live_camera_boxes_faces_and_space_esc_mirror_capture_stop(page, app: RunningApp) -> None:
     open_page(page, app, "live", "Live")
-    page.locator(".st-key-start button").click()
-    page.wait_for_function(VIDEO_PLAYING, timeout=90_000)
+    start_camera(page)
     label = page.locator("h2").filter(has_text=re.compile(r"^(" + "|".join(CLASSES) + r") · \d+%$"))
     label.first.wait_for(timeout=60_000)
     assert _bar_classes_top_down(page) == CLASSES
@@ -157,10 +171,10 @@ def test_live_camera_boxes_faces_and_space_esc_mirror_capture_stop(page, app: Ru
     page.wait_for_function(f"() => !({VIDEO_PLAYING})()", timeout=30_000)
     shot(page, "live-stopped-by-esc")
 
-    page.locator(".st-key-start button").click()
-    page.wait_for_function(VIDEO_PLAYING, timeout=90_000)
+    start_camera(page)
     page.locator(".st-key-stop button").click()
     page.wait_for_function("() => !document.querySelector('.st-key-start button').disabled", timeout=30_000)
+    page.wait_for_function(f"() => !({VIDEO_PLAYING})()", timeout=30_000)
     assert_no_exception(page)
 
 
