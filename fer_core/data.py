@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_core.errors import FerError
+from fer_core.errors import FerError, first_line
 from fer_core.labels import CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES
 from fer_core.paths import cache_dir
 
@@ -124,7 +124,7 @@ def _read_capped(source: Path) -> bytes:
         with pa.input_stream(str(source), compression=compression) as stream:
             data = stream.read(MAX_UNCOMPRESSED_BYTES + 1)
     except (OSError, pa.ArrowException) as exc:
-        raise FerError(f"{source.name}: cannot read the file ({_first_line(exc)})") from None
+        raise FerError(f"{source.name}: cannot read the file ({first_line(exc)})") from None
     if len(data) > MAX_UNCOMPRESSED_BYTES:
         raise FerError(f"{source.name}: more than {MAX_UNCOMPRESSED_BYTES >> 20} MB once decompressed; not FER2013")
     return data
@@ -134,7 +134,7 @@ def _load_zip(source: Path) -> FerDataset:
     try:
         archive = zipfile.ZipFile(source)
     except (zipfile.BadZipFile, OSError) as exc:
-        raise FerError(f"{source.name}: not a readable zip file ({_first_line(exc)})") from None
+        raise FerError(f"{source.name}: not a readable zip file ({first_line(exc)})") from None
     with archive:
         members = [m for m in archive.infolist() if not m.is_dir() and not _is_junk(m.filename)]
         if sum(m.file_size for m in members) > MAX_UNCOMPRESSED_BYTES:
@@ -163,7 +163,7 @@ def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, zip_name: st
         with archive.open(member) as handle:
             data = handle.read(MAX_UNCOMPRESSED_BYTES + 1)
     except (zipfile.BadZipFile, OSError, RuntimeError, EOFError) as exc:
-        raise FerError(f"{zip_name}: cannot extract {member.filename} ({_first_line(exc)})") from None
+        raise FerError(f"{zip_name}: cannot extract {member.filename} ({first_line(exc)})") from None
     if len(data) > MAX_UNCOMPRESSED_BYTES:
         raise FerError(f"{zip_name}: {member.filename} inflates past {MAX_UNCOMPRESSED_BYTES >> 20} MB; not FER2013")
     return data
@@ -187,7 +187,7 @@ def parse_csv_bytes(data: bytes, *, name: str = "data.csv", source: str = "") ->
     try:
         return _parse_csv_table(data, name, source)
     except (pa.ArrowException, UnicodeDecodeError) as exc:  # e.g. invalid UTF-8 in a header or the pixels
-        raise FerError(f"{name}: not a valid FER2013 CSV ({_first_line(exc)})") from None
+        raise FerError(f"{name}: not a valid FER2013 CSV ({first_line(exc)})") from None
 
 
 def _parse_csv_table(data: bytes, name: str, source: str) -> FerDataset:
@@ -205,7 +205,7 @@ def _parse_csv_table(data: bytes, name: str, source: str) -> FerDataset:
             convert_options=pacsv.ConvertOptions(strings_can_be_null=True),
         )
     except pa.ArrowException as exc:
-        raise FerError(f"{name}: not a valid CSV ({_first_line(exc)})") from None
+        raise FerError(f"{name}: not a valid CSV ({first_line(exc)})") from None
     columns = {col.strip().lower(): col for col in table.column_names}
     if "pixels" not in columns:
         found = ", ".join(c.strip() for c in table.column_names[:6]) or "none"
@@ -406,7 +406,3 @@ def _write_cache(key: str, dataset: FerDataset) -> None:
     except OSError:
         pass
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0][:200] if text else type(exc).__name__

@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from fer_core.errors import FerError
+from fer_core.errors import FerError, first_line
 from fer_core.paths import DATA_DIR
 
 ENV_VAR = "FER2013_PATH"
@@ -112,8 +112,7 @@ def download_from_kaggle(username: str, key: str, dataset: str = DEFAULT_KAGGLE_
         raise FerError("the 'kaggle' package is not installed; pip install kaggle") from None
     except Exception as exc:  # noqa: BLE001 - network, auth and API errors all mean "no download"
         shutil.rmtree(staging, ignore_errors=True)
-        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-        raise FerError(f"Kaggle download of {dataset} failed: {reason}") from None
+        raise FerError(f"Kaggle download of {dataset} failed: {first_line(exc)}") from None
     csvs = sorted(staging.rglob("*.csv"))
     if not csvs:
         shutil.rmtree(staging, ignore_errors=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_core.errors import FerError
+from fer_core.errors import FerError, first_line
 from fer_core.labels import IMAGE_SIZE, NUM_CLASSES
 
 EXPECTED_INPUT = (None, IMAGE_SIZE, IMAGE_SIZE, 1)
@@ -35,9 +35,9 @@ def load_classifier(path: str | Path):
     except ValueError as exc:
         if "lambda" in str(exc).lower() or "safe_mode" in str(exc):
             raise FerError(f"{path.name}: refused, the model contains Python code (a Lambda layer)") from None
-        raise FerError(f"{path.name}: cannot load the model ({_first_line(exc)})") from None
+        raise FerError(f"{path.name}: cannot load the model ({first_line(exc)})") from None
     except Exception as exc:  # noqa: BLE001 - keras raises many types for damaged archives
-        raise FerError(f"{path.name}: cannot load the model ({_first_line(exc)})") from None
+        raise FerError(f"{path.name}: cannot load the model ({first_line(exc)})") from None
     input_shape = tuple(model.inputs[0].shape) if model.inputs else None
     output_shape = tuple(model.outputs[0].shape) if model.outputs else None
     if input_shape != EXPECTED_INPUT or output_shape != (None, NUM_CLASSES):
@@ -72,7 +72,3 @@ class FastClassifier:
             return np.zeros((0, NUM_CLASSES), np.float32)
         return self._call(batch).numpy()
 
-
-def _first_line(exc: BaseException) -> str:
-    lines = str(exc).strip().splitlines()
-    return lines[0][:200] if lines else type(exc).__name__

@@ -164,11 +164,6 @@ def list_runs() -> list[RunSummary]:
     return [summarise_run(p) for p in sorted(folders, key=lambda p: p.name, reverse=True)]
 
 
-def active_run() -> RunSummary | None:
-    """The run that is training now, if any."""
-    return next((run for run in list_runs() if run.state in ACTIVE_STATES), None)
-
-
 # --------------------------------------------------------------------------- one run at a time
 
 

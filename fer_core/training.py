@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_core.config import TrainConfig
-from fer_core.errors import FerError
+from fer_core.errors import FerError, first_line
 from fer_core.labels import NUM_CLASSES
 from fer_core.runs import LOCK_FD_ENV, acquire_training_lock, read_history, read_status, write_json_atomic
 
@@ -297,7 +297,7 @@ def _train(run_dir: Path, resume: bool, stop_flag: dict, log: RunLog) -> str:
         log(f"cancelled: {stop}")
         return "cancelled"
     except Exception as exc:  # noqa: BLE001 - any failure must end up in status.json, not vanish
-        message = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+        message = first_line(exc, limit=300)
         log(f"failed: {message}")
         if not isinstance(exc, FerError):
             log(traceback.format_exc())  # the full trace goes to train.log; the status gets one line
