@@ -137,5 +137,7 @@ def build_vgg(augment: bool = True, dropout: float = 0.4):
         x = _conv_bn_relu(x, filters, f"b{i}a")
         x = _conv_bn_relu(x, filters, f"b{i}b")
         x = layers.MaxPooling2D(name=f"b{i}_pool")(x)
-        x = layers.SpatialDropout2D(0.05 * (i + 1), name=f"b{i}_drop")(x)
+        # Deeper blocks drop more; scaled by ``dropout`` so one knob loosens the whole net
+        # (0.4, the default, gives 0.05..0.2 as the first shipped model was trained with).
+        x = layers.SpatialDropout2D(dropout / 8 * (i + 1), name=f"b{i}_drop")(x)
     return keras.Model(inputs, _head(x, dropout, dense_units=256), name="vgg")

@@ -125,6 +125,31 @@ def compile_model(model, config: TrainConfig, steps_per_epoch: int) -> None:
     )
 
 
+def copy_weights_by_name(source, target) -> int:
+    """Copy weights layer by layer, matched by name, into a freshly built ``target``.
+
+    Loading the old model whole would also keep its dropout rates and augmentation; building
+    the net from the config and copying weights lets a continued run loosen regularisation.
+    Refuses (rather than silently training from scratch) when any weighted layer is missing
+    or shaped differently, e.g. a model of another architecture.
+    """
+    sources = {layer.name: layer for layer in source.layers}
+    copied = 0
+    for layer in target.layers:
+        weights = layer.get_weights()
+        if not weights:
+            continue
+        donor = sources.get(layer.name)
+        donor_weights = donor.get_weights() if donor is not None else []
+        if [np.shape(w) for w in donor_weights] != [np.shape(w) for w in weights]:
+            raise FerError(
+                f"the model to start from does not match architecture {target.name!r} (layer {layer.name!r} differs)"
+            )
+        layer.set_weights(donor_weights)
+        copied += 1
+    return copied
+
+
 def save_model_atomic(model, path: Path) -> None:
     """Keras writes in place; a kill mid-write must not destroy the previous file."""
     temporary = path.with_name(f".{path.stem}.tmp.keras")
@@ -265,12 +290,12 @@ def _train(run_dir: Path, resume: bool, stop_flag: dict, log: RunLog) -> str:
                 from fer_core.architectures import build_model
 
                 history = []
-                if config.init_from:  # same network and weights, fresh optimiser and schedule
+                model = build_model(config.arch, augment=config.augment, dropout=config.dropout)
+                if config.init_from:  # same weights, this config's dropout/augmentation, fresh schedule
                     from fer_core.model_io import load_classifier
 
-                    model = load_classifier(config.init_from)
-                else:
-                    model = build_model(config.arch, augment=config.augment, dropout=config.dropout)
+                    copied = copy_weights_by_name(load_classifier(config.init_from), model)
+                    log(f"started from {Path(config.init_from).name}: {copied} layers' weights copied")
                 compile_model(model, config, steps)
         if not resume:
             _write_history(run_dir, [])

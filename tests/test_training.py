@@ -158,3 +158,26 @@ def test_a_run_can_start_from_an_existing_model(tiny_dataset: Path, tiny_model_f
     assert result.returncode == 0, result.stderr[-1500:]
     missing = run_cli("train", "--data", str(tiny_dataset), "--init-from", "/nope.keras")
     assert missing.returncode == 2 and "model to start from not found: /nope.keras" in missing.stderr
+
+
+def test_starting_from_a_model_copies_its_weights_under_new_dropout(tiny_model_file: Path) -> None:
+    from fer_core.architectures import build_model
+    from fer_core.model_io import load_classifier
+    from fer_core.training import copy_weights_by_name
+
+    source = load_classifier(tiny_model_file)
+    target = build_model("tiny", augment=False, dropout=0.1)
+    assert copy_weights_by_name(source, target) > 0
+    faces = random_faces(4)[..., None].astype("float32")
+    # Dropout and augmentation are inactive at inference, so the two nets must agree exactly.
+    np.testing.assert_allclose(target(faces, training=False), source(faces, training=False), atol=1e-6)
+    assert target.get_layer("head_dropout").rate == 0.1
+
+
+def test_starting_from_a_model_of_another_architecture_is_refused(tiny_model_file: Path) -> None:
+    from fer_core.architectures import build_model
+    from fer_core.model_io import load_classifier
+    from fer_core.training import copy_weights_by_name
+
+    with pytest.raises(FerError, match="does not match architecture 'vgg'"):
+        copy_weights_by_name(load_classifier(tiny_model_file), build_model("vgg"))
