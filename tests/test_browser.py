@@ -110,24 +110,13 @@ def _bar_classes_top_down(page) -> list[str]:
     return [name for _, name in sorted(ticks)]
 
 
-def start_camera(page, attempts: int = 3) -> None:
-    """Click Start until the page is streaming and the video plays; a stream that has not
-    connected after 60 s is stopped and started again, as a person would (seen here now and
-    then under load: a WebRTC connection on loopback that never came up)."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    for attempt in range(attempts):
-        page.locator(".st-key-start button").click()
-        try:
-            page.wait_for_function("() => !document.querySelector('.st-key-stop button').disabled", timeout=15_000)
-            page.wait_for_function(VIDEO_PLAYING, timeout=60_000)
-            return
-        except PlaywrightTimeout:
-            if attempt == attempts - 1:
-                raise
-            if page.locator(".st-key-stop button").is_enabled():
-                page.locator(".st-key-stop button").click()
-            page.wait_for_function("() => !document.querySelector('.st-key-start button').disabled", timeout=30_000)
+def start_camera(page) -> None:
+    """Click Start once and wait for the video. The page holds a start until the browser is
+    quiet and restarts a stalled stream itself (streamlit-webrtc's double-start race, see
+    ui/webrtc.py), so the wait allows for one restart, but the test never clicks twice."""
+    page.locator(".st-key-start button").click()
+    page.wait_for_function("() => !document.querySelector('.st-key-stop button').disabled", timeout=15_000)
+    page.wait_for_function(VIDEO_PLAYING, timeout=90_000)
 
 
 def press_until(page, key: str, arrived, attempts: int = 3) -> None:
@@ -149,11 +138,6 @@ def press_until(page, key: str, arrived, attempts: int = 3) -> None:
                 raise
 
 
-@pytest.mark.xfail(
-    reason="the WebRTC stream to the fake camera intermittently never connects on loopback (several CI-like runs "
-    "on 2026-11-25); still run and reported, to be fixed next session",
-    strict=False,
-)
 def test_live_camera_boxes_faces_and_space_esc_mirror_capture_stop(page, app: RunningApp) -> None:
     open_page(page, app, "live", "Live")
     start_camera(page)

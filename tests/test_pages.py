@@ -132,6 +132,7 @@ def camera_stand_in(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
         return FakeStreamContext()
 
     monkeypatch.setattr("ui.webrtc.live_camera", fake_camera)
+    monkeypatch.setattr("ui.webrtc.RESTART_PAUSE_S", 0.0)  # the stand-in browser is always quiet
     return calls
 
 
@@ -144,6 +145,18 @@ def test_live_page_start_and_stop_drive_the_stream(finished_run: Path, camera_st
     assert not app.button(key="stop").disabled and not app.button(key="capture").disabled
     app.button(key="stop").click().run()
     assert camera_stand_in[-1]["playing"] is False
+
+
+def test_a_start_right_after_a_stop_waits_for_the_browser_to_be_quiet(finished_run: Path, camera_stand_in: list[dict],
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("ui.webrtc.RESTART_PAUSE_S", 3600.0)
+    app = run_page("live", timeout=180)
+    app.button(key="start").click().run()
+    assert camera_stand_in[-1]["playing"] is False, "started before the browser was quiet"
+    assert app.button(key="start").disabled and not app.button(key="stop").disabled
+    assert any("Starting the camera" in info.value for info in app.info)
+    app.button(key="stop").click().run()
+    assert not app.button(key="start").disabled
 
 
 def test_live_callback_annotates_frames_and_capture_fills_the_gallery(finished_run: Path, camera_stand_in: list[dict], real_faces) -> None:
@@ -159,6 +172,10 @@ def test_live_callback_annotates_frames_and_capture_fills_the_gallery(finished_r
     app.button(key="capture").click().run()
     assert not app.exception, [e.value for e in app.exception]
     assert any("Captures (1)" in h.value for h in app.subheader)
+    # Space and the button together capture the same frame twice: each capture keeps its own widgets.
+    app.button(key="capture").click().run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert any("Captures (2)" in h.value for h in app.subheader)
 
 
 def test_live_page_reads_turn_servers_from_the_environment(finished_run: Path, camera_stand_in: list[dict], monkeypatch) -> None:

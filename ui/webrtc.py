@@ -1,7 +1,20 @@
-"""WebRTC settings: ICE (STUN/TURN) servers from deployment settings.
+"""WebRTC for the Live page: ICE (STUN/TURN) servers from deployment settings, and a
+watchdog for a start-up race in streamlit-webrtc.
 
 A hosted app behind NAT (Streamlit Community Cloud) needs a TURN relay; locally and in
 tests no external server is used at all (host candidates connect on one machine/LAN).
+
+The race (streamlit-webrtc 0.79, seen in headless Chromium here): with
+``desired_playing_state``, the frontend's start lazily imports its WebRTC adapter before it
+marks itself as signalling; a second render of the component (Streamlit sends its
+arguments more than once per script run) landing in that window makes it open *two* peer
+connections. The server answers one, the browser applies the answer to the one it kept, and
+when they differ the stream never connects (ICE fails after 15 s, and the component's own
+restart races the same way). It happens mostly on the first start of a page and on a start
+right after a stop (the browser reports "stopped" ~0.5 s before it is, and a rerun follows);
+a start a couple of seconds after the stream has stopped opened one connection in 7 of 7
+tries. So ``next_stream_action`` delays a start until the browser is quiet and restarts a
+stream that still has not played.
 """
 
 from __future__ import annotations
@@ -52,3 +65,30 @@ def live_camera(key: str, *, playing: bool, callback, ice: list[dict]):
         video_frame_callback=callback,
         async_processing=True,
     )
+
+
+# How long a started stream may take to play before the page stops and starts it again.
+CONNECT_PATIENCE_S = 12.0
+# How long the browser must have been stopped before a start (a quiet start opens one connection).
+RESTART_PAUSE_S = 2.0
+MAX_RECONNECTS = 3
+
+
+def next_stream_action(
+    *, wanted: bool, start_pending: bool, playing: bool, signalling: bool, waiting_s: float | None,
+    stopped_s: float | None, reconnects: int,
+) -> str:
+    """What the Live page should do with the stream now: ``"start"``, ``"stop-to-retry"``,
+    ``"give-up"`` or ``"wait"``.
+
+    ``waiting_s``: time since the browser's offer while not playing; ``stopped_s``: time since
+    the browser was last seen with no stream. Starts wait for a quiet browser (the race above);
+    a stream that has not played ``CONNECT_PATIENCE_S`` after its offer is stopped and started
+    again, ``MAX_RECONNECTS`` times at most.
+    """
+    if start_pending:
+        quiet = not (playing or signalling) and stopped_s is not None and stopped_s >= RESTART_PAUSE_S
+        return "start" if quiet else "wait"
+    if wanted and not playing and waiting_s is not None and waiting_s > CONNECT_PATIENCE_S:
+        return "stop-to-retry" if reconnects < MAX_RECONNECTS else "give-up"
+    return "wait"
