@@ -16,13 +16,14 @@ OPTIMISERS = ("adam", "adamw", "sgd")
 
 
 def _portable(path: str) -> str:
-    """A path as seen from the repository root when it lies beside it (e.g. ../shared/...)."""
+    """A path as seen from the repository root when it lies in or beside it (models/..., ../shared/...)."""
     from fer_core.paths import REPO_ROOT
 
-    try:
-        return str(Path("..") / Path(path).resolve().relative_to(REPO_ROOT.parent.resolve()))
-    except ValueError:
-        return path
+    resolved = Path(path).resolve()
+    for base, prefix in ((REPO_ROOT.resolve(), Path()), (REPO_ROOT.parent.resolve(), Path(".."))):
+        if resolved.is_relative_to(base):
+            return str(prefix / resolved.relative_to(base))
+    return path
 SCHEDULES = ("cosine", "constant")
 
 
@@ -85,7 +86,10 @@ class TrainConfig:
                  "learning_rate": "--lr", "label_smoothing": "--label-smoothing", "dropout": "--dropout", "seed": "--seed",
                  "sample_per_class": "--sample-per-class", "init_from": "--init-from"}
         parts = ["python -m fer_core train", f"--data {_portable(self.data)}"]
-        parts += [f"{flag} {getattr(self, name)}" for name, flag in flags.items() if name in ("arch", "epochs") or getattr(self, name) != getattr(defaults, name)]
+        for name, flag in flags.items():
+            value = getattr(self, name)
+            if name in ("arch", "epochs") or value != getattr(defaults, name):
+                parts.append(f"{flag} {_portable(value) if name == 'init_from' else value}")
         parts += ["--no-augment"] * (not self.augment) + ["--class-weighting"] * self.class_weighting
         return " ".join(parts)
 

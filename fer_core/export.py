@@ -16,6 +16,7 @@ import numpy as np
 
 from fer_core.errors import FerError
 from fer_core.labels import IMAGE_SIZE
+from fer_core.lineage import LINEAGE_FILE, read_lineage, stages_before
 
 FLOAT_TOLERANCE = 1e-4  # max |probability difference| for the float TFLite model
 QUANTISED_MIN_AGREEMENT = 0.95  # share of faces whose top class must not change
@@ -127,6 +128,9 @@ def publish_default_model(run_dir: Path, target_dir: Path, validation: tuple[np.
     )
     (staging / "metrics.json").write_text(json.dumps(metrics, indent=2))
     (staging / "config.json").write_text(config.to_json())
+    earlier_stages = read_lineage(run_dir) or stages_before(config.init_from)
+    if earlier_stages:
+        (staging / LINEAGE_FILE).write_text(json.dumps(earlier_stages, indent=2))
     if validation is not None:  # the card reports validation figures; without them there is nothing to card
         from fer_core.model_card import measure_latency, render_model_card
 

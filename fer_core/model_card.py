@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from fer_core.labels import CLASS_NAMES
+from fer_core.lineage import read_lineage
 
 
 def _confusion_table(matrix: list[list[int]]) -> str:
@@ -43,6 +44,14 @@ def render_model_card(model_dir: Path, *, command: str, latency: dict | None = N
         f"| {name} | {values['precision']:.3f} | {values['recall']:.3f} | {values['f1']:.3f} | {values['support']} |"
         for name, values in metrics["per_class"].items()
     )
+    stages = read_lineage(model_dir)
+    stage_lines = ""
+    if stages:
+        stage_lines = "\n- Earlier stages (this run started from their model with `--init-from`; run them first, in order):\n" + "\n".join(
+            f"  {number}. `{stage['command']}`"
+            + (f" — {stage['accuracy']:.2%} on {stage.get('split') or 'PublicTest'}" if stage.get("accuracy") is not None else "")
+            for number, stage in enumerate(stages, start=1)
+        )
     latency_lines = ""
     if latency:
         latency_lines = "\n".join(f"- {label}: **{value:.2f} ms**" for label, value in latency.items())
@@ -78,7 +87,7 @@ PrivateTest (the project's independent test set) was not available to this train
 
   ```
   {command}
-  ```
+  ```{stage_lines}
 - Config: {", ".join(f"{k}={v}" for k, v in config.items() if k not in ("data",))}
 - Run: `{metrics['run_id']}`, published {metrics['published_at']}.
 - Training curve (validation accuracy per epoch) is in the run's `history.csv`; the epoch with the best

@@ -147,6 +147,28 @@ def test_publish_writes_a_verified_default_with_metrics_and_card(finished_run: P
     assert "Accuracy on FER2013 PublicTest (14 faces" in card and "python -m fer_core train" in card
 
 
+def test_a_continued_models_card_lists_the_earlier_stage_with_its_score(finished_run: Path, tmp_path: Path) -> None:
+    from fer_core.lineage import write_lineage
+
+    first = tmp_path / "first"
+    assert run_cli("publish", str(finished_run), "--target", str(first)).returncode == 0
+    first_command = TrainConfig.load(finished_run / "config.json").command()
+    config = TrainConfig.load(finished_run / "config.json")
+    config.init_from = str(first / "model.keras")
+    (finished_run / "config.json").write_text(config.to_json())
+    write_lineage(finished_run, config)  # what the trainer does when a run starts from a model
+
+    second = tmp_path / "second"
+    result = run_cli("publish", str(finished_run), "--target", str(second))
+    assert result.returncode == 0, result.stderr[-2000:]
+    stages = json.loads((second / "lineage.json").read_text())
+    assert [stage["command"] for stage in stages] == [first_command]
+    card = (second / "model_card.md").read_text()
+    first_accuracy = json.loads((first / "metrics.json").read_text())["accuracy_no_tta"]
+    assert f"1. `{first_command}` — {first_accuracy:.2%} on PublicTest" in card
+    assert f"--init-from {first / 'model.keras'}" in card
+
+
 def test_mini_xception_trains_despite_the_onednn_depthwise_bug(tiny_dataset: Path) -> None:
     result = run_cli("train", "--data", str(tiny_dataset), "--arch", "mini_xception", "--epochs", "1", "--batch-size", "32")
     assert result.returncode == 0, result.stdout[-1500:] + result.stderr[-1500:]
