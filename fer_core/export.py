@@ -122,6 +122,11 @@ def publish_default_model(run_dir: Path, target_dir: Path, validation: tuple[np.
     config = TrainConfig.load(run_dir / "config.json")
     metrics = evaluate_model_on_dataset(model, *validation, tta=True) if validation is not None else {}
     metrics["split"] = config.val_split if validation is not None else None
+    if validation is not None:
+        from fer_core.live_inference import choose_variant, measure_variants
+
+        metrics["live_variants"] = measure_variants(staging, *validation)
+        metrics["live_inference"] = choose_variant(metrics["live_variants"])
     metrics.update(
         arch=config.arch, parameters=int(model.count_params()), run_id=run_dir.name, published_at=time.strftime("%Y-%m-%d %H:%M:%S"),
         exports=export_report,

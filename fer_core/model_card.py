@@ -7,6 +7,7 @@ from pathlib import Path
 
 from fer_core.labels import CLASS_NAMES
 from fer_core.lineage import read_lineage
+from fer_core.live_inference import LATENCY_BUDGET_MS
 
 
 def _confusion_table(matrix: list[list[int]]) -> str:
@@ -29,7 +30,7 @@ def measure_latency(model_dir: Path) -> dict[str, float]:
     quant_lite = TFLiteClassifier(model_dir / "model_quant.tflite")
     direct = FastClassifier(keras_model)
     return {
-        "one face, TFLite float (used by Live and Photos)": median_ms(lambda: float_lite(face), 200),
+        "one face, TFLite float": median_ms(lambda: float_lite(face), 200),
         "one face, TFLite dynamic-range quantised": median_ms(lambda: quant_lite(face), 200),
         "one face, Keras model called in a tf.function": median_ms(lambda: direct(face), 200),
         "one face, Keras model.predict (avoided on every live path)": median_ms(lambda: keras_model.predict(face[..., None], verbose=0), 20),
@@ -52,6 +53,25 @@ def render_model_card(model_dir: Path, *, command: str, latency: dict | None = N
             + (f" — {stage['accuracy']:.2%} on {stage.get('split') or 'PublicTest'}" if stage.get("accuracy") is not None else "")
             for number, stage in enumerate(stages, start=1)
         )
+    live_section = ""
+    if metrics.get("live_variants"):
+        choice = metrics["live_inference"]
+        rows = "\n".join(
+            f"| `{row['file']}` | {'yes' if row['flip_tta'] else 'no'} | {row['accuracy']:.2%} | {row['latency_ms']:.2f} ms |"
+            for row in metrics["live_variants"]
+        )
+        live_section = f"""
+## Live inference
+
+Measured at publish time on the same {metrics['n']} PublicTest faces (accuracy) and one face (median latency):
+
+| file | flip averaging | accuracy | latency |
+|---|---|---|---|
+{rows}
+
+Live and Photos use **`{choice['file']}`{' with flip averaging' if choice['flip_tta'] else ''}**: the most accurate
+variant within the {LATENCY_BUDGET_MS:g} ms single-face budget.
+"""
     latency_lines = ""
     if latency:
         latency_lines = "\n".join(f"- {label}: **{value:.2f} ms**" for label, value in latency.items())
@@ -93,6 +113,7 @@ PrivateTest (the project's independent test set) was not available to this train
 - Training curve (validation accuracy per epoch) is in the run's `history.csv`; the epoch with the best
   PublicTest accuracy was kept (`best.keras`).
 
+{live_section}
 ## Speed on the development machine (2 CPU cores)
 
 {latency_lines or "- see `python -m fer_core bench`"}

@@ -123,13 +123,30 @@ class Predictor:
 
 
 def load_fast_classifier(model_path: Path) -> Classifier:
-    """A TFLite interpreter when a verified ``model_float.tflite`` sits beside the model
-    (fast, and untouched by Keras' global state), else the Keras model in a tf.function."""
+    """The live classifier for a model: the variant its ``metrics.json`` chose at publish time
+    (see ``live_inference``), else a verified ``model_float.tflite`` beside it (fast, and
+    untouched by Keras' global state), else the Keras model in a tf.function."""
     from fer_core.model_io import FastClassifier, load_classifier
 
-    tflite = Path(model_path).with_name("model_float.tflite")
-    if tflite.exists() and tflite.stat().st_mtime >= Path(model_path).stat().st_mtime - 60:
+    model_path = Path(model_path)
+    choice = _published_live_choice(model_path)
+    tflite = model_path.with_name(choice["file"] if choice else "model_float.tflite")
+    if tflite.exists() and tflite.stat().st_mtime >= model_path.stat().st_mtime - 60:
         from fer_core.export import TFLiteClassifier
+        from fer_core.live_inference import FlipAveraged
 
-        return TFLiteClassifier(tflite)
+        classifier = TFLiteClassifier(tflite)
+        return FlipAveraged(classifier) if choice and choice.get("flip_tta") else classifier
     return FastClassifier(load_classifier(model_path))
+
+
+def _published_live_choice(model_path: Path) -> dict | None:
+    import json
+
+    from fer_core.live_inference import VARIANT_FILES
+
+    try:
+        choice = json.loads(model_path.with_name("metrics.json").read_text()).get("live_inference")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return choice if isinstance(choice, dict) and choice.get("file") in VARIANT_FILES else None

@@ -145,6 +145,16 @@ def test_publish_writes_a_verified_default_with_metrics_and_card(finished_run: P
     assert metrics["exports"]["model_float.tflite"]["max_probability_difference"] < 1e-4
     card = (target / "model_card.md").read_text()
     assert "Accuracy on FER2013 PublicTest (14 faces" in card and "python -m fer_core train" in card
+    variants = metrics["live_variants"]
+    assert {(v["file"], v["flip_tta"]) for v in variants} == {(f, t) for f in ("model_float.tflite", "model_quant.tflite") for t in (False, True)}
+    assert metrics["live_inference"] in variants and "Live and Photos use" in card
+
+    from fer_core.live_inference import FlipAveraged
+    from fer_core.predictor import load_fast_classifier
+
+    classifier = load_fast_classifier(target / "model.keras")
+    assert isinstance(classifier, FlipAveraged) == metrics["live_inference"]["flip_tta"]
+    assert classifier(np.zeros((2, 48, 48), np.float32)).shape == (2, 7)
 
 
 def test_a_continued_models_card_lists_the_earlier_stage_with_its_score(finished_run: Path, tmp_path: Path) -> None:
