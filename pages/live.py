@@ -18,7 +18,7 @@ from ui.faces_view import download_buttons, face_report
 from ui.models import load_model, model_sidebar
 from ui.predictors import session_predictor
 from ui.settings import all_settings
-from ui.webrtc import RESTART_PAUSE_S, ice_servers, live_camera, next_stream_action
+from ui.webrtc import ice_servers, live_camera, request_camera, stream_status, watch_stream
 
 bootstrap()  # before anything loads TensorFlow: see ui/bootstrap.py
 
@@ -37,57 +37,7 @@ if "live_processor" not in st.session_state:
 processor: LiveProcessor = st.session_state.live_processor
 processor.configure(predictor, smoothing=smoothing)
 st.session_state.setdefault("camera_on", False)
-st.session_state.setdefault("stream", {"offered_at": None, "stopped_at": None, "start_pending": False, "reconnects": 0})
 st.session_state.setdefault("captures", [])
-
-
-def set_camera(on: bool) -> None:
-    """Start (once the browser is quiet, see ui/webrtc.py) or stop the stream."""
-    stream = st.session_state.stream
-    stream.update(offered_at=None, start_pending=on, reconnects=0)
-    stopped = stream["stopped_at"]
-    st.session_state.camera_on = on and stopped is not None and time.time() - stopped >= RESTART_PAUSE_S
-    if st.session_state.camera_on:
-        stream["start_pending"] = False
-
-
-def watch_stream(stream_context) -> None:
-    """Start a pending stream once the browser is quiet; restart one that has not played a few
-    seconds after its offer (timed from the offer, not the click, so a visitor answering the
-    browser's camera prompt is not counted as a failed connection)."""
-    stream = st.session_state.stream
-    state = stream_context.state
-    now = time.time()
-    if state.playing or not state.signalling:
-        stream["offered_at"] = None
-    elif stream["offered_at"] is None:
-        stream["offered_at"] = now
-    if state.playing or state.signalling or st.session_state.camera_on:
-        stream["stopped_at"] = None
-    elif stream["stopped_at"] is None:
-        stream["stopped_at"] = now
-    action = next_stream_action(
-        wanted=st.session_state.camera_on, start_pending=stream["start_pending"], playing=state.playing,
-        signalling=state.signalling, reconnects=stream["reconnects"],
-        waiting_s=None if stream["offered_at"] is None else now - stream["offered_at"],
-        stopped_s=None if stream["stopped_at"] is None else now - stream["stopped_at"],
-    )
-    if action == "start":
-        st.session_state.camera_on = True
-        stream.update(start_pending=False, stopped_at=None)
-        st.rerun(scope="app")
-    elif action == "stop-to-retry":
-        st.session_state.camera_on = False
-        stream.update(start_pending=True, reconnects=stream["reconnects"] + 1, offered_at=None)
-        st.rerun(scope="app")
-    elif action == "give-up":
-        st.session_state.camera_on = False
-        stream.update(offered_at=None)
-        st.session_state.stream_error = (
-            "The video stream did not connect after several tries. Locally: check that the browser may use the camera. "
-            "Hosted: the deployment needs a TURN server (see README, 'Deploy')."
-        )
-        st.rerun(scope="app")
 
 
 def capture() -> None:
@@ -113,10 +63,10 @@ st.caption("Keyboard: **Space** captures, **Esc** stops (while the page, not the
 video_column, result_column = st.columns([3, 2])
 with video_column:
     stream_context = live_camera("live", playing=on, callback=frame_callback, ice=ice_servers(all_settings()))
-buttons[0].button("Start camera", key="start", type="primary", disabled=on or st.session_state.stream["start_pending"],
-                  on_click=set_camera, args=(True,))
-buttons[1].button("Stop", key="stop", shortcut="Esc", disabled=not (on or st.session_state.stream["start_pending"]),
-                  on_click=set_camera, args=(False,))
+buttons[0].button("Start camera", key="start", type="primary", disabled=on or stream_status()["start_pending"],
+                  on_click=request_camera, args=(True,))
+buttons[1].button("Stop", key="stop", shortcut="Esc", disabled=not (on or stream_status()["start_pending"]),
+                  on_click=request_camera, args=(False,))
 buttons[2].button("Capture", key="capture", shortcut="Space", disabled=not on, on_click=capture)
 if error := st.session_state.pop("stream_error", None):
     st.error(error)
@@ -128,8 +78,8 @@ def live_results() -> None:
     snapshot = processor.latest()
     timing = processor.timing()
     if not st.session_state.camera_on or snapshot is None or time.time() - snapshot.captured_at > 3:
-        stream = st.session_state.stream
-        if stream["reconnects"]:
+        stream = stream_status()
+        if stream["start_pending"] and stream["reconnects"]:
             st.info(f"The video stream did not connect: reconnecting (try {stream['reconnects'] + 1})…")
         elif stream["start_pending"]:
             st.info("Starting the camera…")
@@ -149,9 +99,9 @@ def live_results() -> None:
 
 
 with result_column:
-    # Refresh only while streaming: an idle page that reruns a fragment 3 times a second made
-    # clicks on Start get lost now and then (seen in the browser tests under load).
-    refreshing = st.session_state.camera_on or st.session_state.stream["start_pending"]
+    # Refresh only while streaming or waiting to start: an idle page that reruns a fragment 3 times
+    # a second made clicks on Start get lost now and then (seen in the browser tests under load).
+    refreshing = st.session_state.camera_on or stream_status()["start_pending"]
     st.fragment(live_results, run_every=0.3 if refreshing else None)()
 
 captures = st.session_state.captures

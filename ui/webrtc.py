@@ -19,7 +19,10 @@ stream that still has not played.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
+
+import streamlit as st
 
 
 def ice_servers(settings: Mapping[str, object]) -> list[dict]:
@@ -92,3 +95,58 @@ def next_stream_action(
     if wanted and not playing and waiting_s is not None and waiting_s > CONNECT_PATIENCE_S:
         return "stop-to-retry" if reconnects < MAX_RECONNECTS else "give-up"
     return "wait"
+
+
+def stream_status() -> dict:
+    """The Live page's stream bookkeeping in the session: when the browser sent its offer,
+    since when it has been stopped, whether a start is waiting, and how many restarts."""
+    return st.session_state.setdefault("stream", {"offered_at": None, "stopped_at": None, "start_pending": False, "reconnects": 0})
+
+
+def request_camera(on: bool) -> None:
+    """Start (once the browser is quiet) or stop the stream: sets ``camera_on`` in the session."""
+    stream = stream_status()
+    stream.update(offered_at=None, start_pending=on, reconnects=0)
+    stopped = stream["stopped_at"]
+    st.session_state.camera_on = on and stopped is not None and time.time() - stopped >= RESTART_PAUSE_S
+    if st.session_state.camera_on:
+        stream["start_pending"] = False
+
+
+def watch_stream(stream_context) -> None:
+    """Start a pending stream once the browser is quiet; restart one that has not played a few
+    seconds after its offer (timed from the offer, not the click, so a visitor answering the
+    browser's camera prompt is not counted as a failed connection)."""
+    stream = stream_status()
+    state = stream_context.state
+    now = time.time()
+    if state.playing or not state.signalling:
+        stream["offered_at"] = None
+    elif stream["offered_at"] is None:
+        stream["offered_at"] = now
+    if state.playing or state.signalling or st.session_state.camera_on:
+        stream["stopped_at"] = None
+    elif stream["stopped_at"] is None:
+        stream["stopped_at"] = now
+    action = next_stream_action(
+        wanted=st.session_state.camera_on, start_pending=stream["start_pending"], playing=state.playing,
+        signalling=state.signalling, reconnects=stream["reconnects"],
+        waiting_s=None if stream["offered_at"] is None else now - stream["offered_at"],
+        stopped_s=None if stream["stopped_at"] is None else now - stream["stopped_at"],
+    )
+    if action == "start":
+        st.session_state.camera_on = True
+        stream.update(start_pending=False, stopped_at=None)
+        st.rerun(scope="app")
+    elif action == "stop-to-retry":
+        st.session_state.camera_on = False
+        stream.update(start_pending=True, reconnects=stream["reconnects"] + 1, offered_at=None)
+        st.rerun(scope="app")
+    elif action == "give-up":
+        st.session_state.camera_on = False
+        stream.update(offered_at=None)
+        st.session_state.stream_error = (
+            "The video stream did not connect after several tries. Locally: check that the browser may use the camera. "
+            "Hosted: the deployment needs a TURN server (see README, 'Deploy')."
+        )
+        st.rerun(scope="app")
