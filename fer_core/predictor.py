@@ -150,3 +150,13 @@ def _published_live_choice(model_path: Path) -> dict | None:
     except (OSError, ValueError, AttributeError):
         return None
     return choice if isinstance(choice, dict) and choice.get("file") in VARIANT_FILES else None
+
+
+def describe_live_classifier(model_path: Path) -> str:
+    """One line naming what ``load_fast_classifier`` runs for this model, with its measured figures."""
+    choice = _published_live_choice(Path(model_path))
+    if choice is None:
+        return "Classifier: the model's float TFLite copy if present, else the Keras model called directly."
+    flip = " with flip averaging" if choice.get("flip_tta") else ""
+    return (f"Classifier: `{choice['file']}`{flip}, chosen at publish time: {choice['accuracy']:.1%} on PublicTest, "
+            f"{choice['latency_ms']:.1f} ms per face.")

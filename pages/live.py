@@ -23,7 +23,7 @@ from ui.webrtc import ice_servers, live_camera, request_camera, stream_status, w
 bootstrap()  # before anything loads TensorFlow: see ui/bootstrap.py
 
 st.title("Live")
-chosen = model_sidebar()
+chosen = model_sidebar(live=True)
 detector = st.sidebar.selectbox("Face detector", list(DETECTORS), index=list(DETECTORS).index("blazeface"), key="live_detector",
                                 help=DETECTOR_HELP)
 smoothing = st.sidebar.toggle("Smooth probabilities over frames", True, key="live_smoothing")

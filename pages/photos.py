@@ -19,7 +19,7 @@ from ui.predictors import session_predictor
 bootstrap()  # before anything loads TensorFlow: see ui/bootstrap.py
 
 st.title("Photos & video")
-chosen = model_sidebar()
+chosen = model_sidebar(live=True)
 detector = st.sidebar.selectbox("Face detector", list(DETECTORS), index=list(DETECTORS).index("blazeface"), key="photo_detector",
                                 help=DETECTOR_HELP)
 if chosen is None:

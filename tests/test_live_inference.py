@@ -39,3 +39,19 @@ def test_flip_averaging_is_the_mean_over_the_face_and_its_mirror() -> None:
     expected = (left_heavy(faces) + left_heavy(faces[:, :, ::-1])) / 2
     np.testing.assert_allclose(averaged, expected, rtol=1e-6)
     np.testing.assert_allclose(averaged[:, 0], 0.5, rtol=1e-6)  # mirroring swaps the halves
+
+
+def test_the_live_pages_name_the_published_choice_and_fall_back_without_one(tmp_path) -> None:
+    import json
+
+    from fer_core.predictor import describe_live_classifier
+
+    model = tmp_path / "model.keras"
+    assert "float TFLite copy" in describe_live_classifier(model)
+    choice = row("model_quant.tflite", True, 0.6432, 1.21)
+    (tmp_path / "metrics.json").write_text(json.dumps({"live_inference": choice}))
+    assert describe_live_classifier(model) == (
+        "Classifier: `model_quant.tflite` with flip averaging, chosen at publish time: 64.3% on PublicTest, 1.2 ms per face."
+    )
+    (tmp_path / "metrics.json").write_text(json.dumps({"live_inference": {**choice, "file": "../../etc/passwd"}}))
+    assert "float TFLite copy" in describe_live_classifier(model)  # only the two shipped file names are trusted

@@ -30,10 +30,15 @@ def load_model(path: str, modified: float):  # noqa: ARG001 - 'modified' keys th
     return load_classifier(path)
 
 
-def model_sidebar(key: str = "model_choice") -> tuple[str, Path] | None:
+def model_sidebar(key: str = "model_choice", *, live: bool = False) -> tuple[str, Path] | None:
+    """The model selector; ``live`` pages also say which classifier variant runs per face."""
     choices = model_choices()
     if not choices:
         st.warning("No model found: the shipped default is missing and no run has finished an epoch yet.")
         return None
     label = st.sidebar.selectbox("Model", list(choices), key=key)
+    if live:
+        from fer_core.predictor import describe_live_classifier
+
+        st.sidebar.caption(describe_live_classifier(choices[label]))
     return label, choices[label]
