@@ -15,7 +15,7 @@ from fer_core.errors import FerError
 OPTIMISERS = ("adam", "adamw", "sgd")
 
 
-def _portable(path: str) -> str:
+def portable_path(path: str) -> str:
     """A path as seen from the repository root when it lies in or beside it (models/..., ../shared/...)."""
     from fer_core.paths import REPO_ROOT
 
@@ -85,11 +85,11 @@ class TrainConfig:
         flags = {"arch": "--arch", "epochs": "--epochs", "batch_size": "--batch-size", "optimiser": "--optimiser",
                  "learning_rate": "--lr", "label_smoothing": "--label-smoothing", "dropout": "--dropout", "seed": "--seed",
                  "sample_per_class": "--sample-per-class", "init_from": "--init-from"}
-        parts = ["python -m fer_core train", f"--data {_portable(self.data)}"]
+        parts = ["python -m fer_core train", f"--data {portable_path(self.data)}"]
         for name, flag in flags.items():
             value = getattr(self, name)
             if name in ("arch", "epochs") or value != getattr(defaults, name):
-                parts.append(f"{flag} {_portable(value) if name == 'init_from' else value}")
+                parts.append(f"{flag} {portable_path(value) if name == 'init_from' else value}")
         parts += ["--no-augment"] * (not self.augment) + ["--class-weighting"] * self.class_weighting
         return " ".join(parts)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from fer_core.config import portable_path
 from fer_core.labels import CLASS_NAMES
 from fer_core.lineage import read_lineage
 from fer_core.live_inference import LATENCY_BUDGET_MS
@@ -108,7 +109,7 @@ PrivateTest (the project's independent test set) was not available to this train
   ```
   {command}
   ```{stage_lines}
-- Config: {", ".join(f"{k}={v}" for k, v in config.items() if k not in ("data",))}
+- Config: {", ".join(f"{k}={portable_path(v) if k == 'init_from' and v else v}" for k, v in config.items() if k != "data")}
 - Run: `{metrics['run_id']}`, published {metrics['published_at']}.
 - Training curve (validation accuracy per epoch) is in the run's `history.csv`; the epoch with the best
   PublicTest accuracy was kept (`best.keras`).

@@ -42,3 +42,17 @@ def test_default_model_scores_well_above_chance_on_public_test(model) -> None:
     assert report["accuracy"] > majority + 0.25
     metrics = json.loads((DEFAULT / "metrics.json").read_text())
     assert abs(report["accuracy"] - metrics["accuracy_no_tta"]) < 0.005  # the card's figure is reproducible
+
+
+def test_the_live_classifier_reproduces_the_accuracy_it_was_chosen_for() -> None:
+    """Live and Photos run the variant chosen at publish time; it must score what the card says."""
+    if not SHARED_CSV.exists():
+        pytest.skip("needs the FER2013 dev copy in ../shared")
+    from fer_core.data import load_dataset
+    from fer_core.predictor import load_fast_classifier
+
+    choice = json.loads((DEFAULT / "metrics.json").read_text())["live_inference"]
+    public = load_dataset(SHARED_CSV).split("PublicTest")
+    predicted = load_fast_classifier(DEFAULT / "model.keras")(public.images).argmax(1)
+    assert abs(float((predicted == public.labels).mean()) - choice["accuracy"]) < 0.005
+    assert choice["latency_ms"] <= 3.0
