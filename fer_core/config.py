@@ -13,6 +13,7 @@ from pathlib import Path
 from fer_core.errors import FerError
 
 OPTIMISERS = ("adam", "adamw", "sgd")
+SCHEDULES = ("cosine", "constant")
 
 
 def portable_path(path: str) -> str:
@@ -24,7 +25,6 @@ def portable_path(path: str) -> str:
         if resolved.is_relative_to(base):
             return str(prefix / resolved.relative_to(base))
     return path
-SCHEDULES = ("cosine", "constant")
 
 
 @dataclass

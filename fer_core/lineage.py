@@ -42,7 +42,10 @@ def stages_before(init_from: str) -> list[dict]:
     stage: dict = {"command": config.command(), "arch": config.arch, "epochs": config.epochs}
     metrics_path = folder / "metrics.json"
     if metrics_path.is_file():
-        metrics = json.loads(metrics_path.read_text())
+        try:
+            metrics = json.loads(metrics_path.read_text())
+        except (OSError, ValueError) as exc:
+            raise FerError(f"{metrics_path}: unreadable ({exc})") from None
         stage.update(accuracy=metrics.get("accuracy_no_tta", metrics.get("accuracy")), split=metrics.get("split"),
                      run_id=metrics.get("run_id"))
     return [*stages, stage]
