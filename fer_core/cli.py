@@ -205,6 +205,24 @@ def _publish(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("ensemble")
+def _ensemble(args: argparse.Namespace) -> int:
+    from fer_core.data import load_dataset
+    from fer_core.export import publish_ensemble
+    from fer_core.paths import DEFAULT_MODEL_DIR
+
+    dataset = load_dataset(args.data)
+    if not dataset.has_labels:
+        raise FerError(f"{Path(args.data).name} has no labels to score the ensemble on")
+    rows = dataset.split(args.split)
+    target = publish_ensemble(args.members, args.data, Path(args.target) if args.target else DEFAULT_MODEL_DIR,
+                              (rows.images, rows.labels), args.split)
+    metrics = json.loads((target / "metrics.json").read_text())
+    print(f"published an ensemble of {len(args.members)} models to {target}: {args.split} accuracy "
+          f"{metrics['accuracy_no_tta']:.4f}, {metrics['accuracy_tta']:.4f} with flip TTA")
+    return 0
+
+
 @command("predict")
 def _predict(args: argparse.Namespace) -> int:
     from fer_core.images import decode_image
@@ -317,6 +335,12 @@ def build_parser() -> argparse.ArgumentParser:
     publish = sub.add_parser("publish", help="make a run's best model the app's default (lean .keras + verified TFLite)")
     publish.add_argument("run", help="run id or folder")
     publish.add_argument("--target", help=argparse.SUPPRESS)
+
+    ensemble = sub.add_parser("ensemble", help="average several trained models into one and make it the app's default")
+    ensemble.add_argument("members", nargs="+", metavar="MEMBER", help="run ids/folders (their best.keras) or .keras files")
+    ensemble.add_argument("--data", required=True, help="dataset to score the members and the ensemble on")
+    ensemble.add_argument("--split", default="PublicTest", help="the selection split (never the independent test split)")
+    ensemble.add_argument("--target", help=argparse.SUPPRESS)
     return parser
 
 

@@ -100,46 +100,95 @@ def export_tflite(model, out_dir: Path, check_faces: np.ndarray) -> dict:
 
 
 def publish_default_model(run_dir: Path, target_dir: Path, validation: tuple[np.ndarray, np.ndarray] | None = None) -> Path:
-    """Make a run's best model the app's default: lean .keras, TFLite files, metrics.
+    """Make a run's best model the app's default: lean .keras, TFLite files, metrics."""
+    from fer_core.config import TrainConfig
+    from fer_core.model_io import load_classifier
+
+    model = load_classifier(run_dir / "best.keras")
+    config = TrainConfig.load(run_dir / "config.json")
+    files = {"config.json": config.to_json()}
+    earlier_stages = read_lineage(run_dir) or stages_before(config.init_from)
+    if earlier_stages:
+        files[LINEAGE_FILE] = json.dumps(earlier_stages, indent=2)
+    about = {"arch": config.arch, "run_id": run_dir.name}
+    return _publish(model, target_dir, validation, split=config.val_split, about=about, command=config.command(), files=files)
+
+
+def publish_ensemble(sources: list[str], data: str, target_dir: Path, validation: tuple[np.ndarray, np.ndarray], split: str) -> Path:
+    """Average the members' models into one and make it the app's default.
+
+    Each member is scored alone on the same split first, so the card shows what averaging
+    gained; the members' own training stages go into ``ensemble.json`` for the card.
+    """
+    from fer_core.config import portable_path
+    from fer_core.ensemble import (
+        ENSEMBLE_FILE,
+        build_ensemble,
+        check_member_count,
+        describe_member,
+        ensemble_members,
+        member_model_path,
+    )
+    from fer_core.evaluation import evaluate_model_on_dataset
+    from fer_core.model_io import load_classifier
+
+    check_member_count(len(sources))
+    paths = [member_model_path(source) for source in sources]
+    models = [load_classifier(path) for path in paths]
+    for path, member in zip(paths, models, strict=True):
+        if ensemble_members(member):
+            raise FerError(f"{path} is already an ensemble: list its members instead")
+    members = []
+    for path, member in zip(paths, models, strict=True):
+        report = evaluate_model_on_dataset(member, *validation, tta=True)
+        members.append({**describe_member(path), "arch": member.name, "accuracy": report["accuracy_no_tta"],
+                        "accuracy_tta": report["accuracy_tta"], "split": split})
+    arches = sorted({member["arch"] for member in members})
+    about = {"arch": f"ensemble of {len(members)} ({', '.join(arches)})", "run_id": " + ".join(_member_run_id(member) for member in members)}
+    command = " ".join(["python -m fer_core ensemble", f"--data {portable_path(data)}", f"--split {split}",
+                        *(f"<member {number}>" for number in range(1, len(members) + 1))])
+    files = {ENSEMBLE_FILE: json.dumps(members, indent=2)}
+    return _publish(build_ensemble(models), target_dir, validation, split=split, about=about, command=command, files=files)
+
+
+def _member_run_id(member: dict) -> str:
+    stages = member["stages"]
+    return (stages[-1].get("run_id") if stages else None) or Path(member["model"]).parent.name
+
+
+def _publish(model, target_dir: Path, validation: tuple[np.ndarray, np.ndarray] | None, *, split: str, about: dict, command: str,
+             files: dict[str, str]) -> Path:
+    """Write the default-model folder for ``model``: lean .keras, verified TFLite, metrics, card.
 
     Written to a staging folder first and swapped in whole, so a failure leaves the
     current default untouched.
     """
-    from fer_core.config import TrainConfig
     from fer_core.evaluation import evaluate_model_on_dataset
-    from fer_core.model_io import load_classifier
 
     if validation is not None and len(validation[0]):
         check_faces = validation[0][:256]
     else:
         check_faces = np.random.default_rng(0).integers(0, 256, (64, IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
-    model = load_classifier(run_dir / "best.keras")
     staging = target_dir.with_name(f".{target_dir.name}.staging")
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     save_inference_model(model, staging / "model.keras")
     export_report = export_tflite(model, staging, check_faces)
-    config = TrainConfig.load(run_dir / "config.json")
     metrics = evaluate_model_on_dataset(model, *validation, tta=True) if validation is not None else {}
-    metrics["split"] = config.val_split if validation is not None else None
+    metrics["split"] = split if validation is not None else None
     if validation is not None:
         from fer_core.live_inference import choose_variant, measure_variants
 
         metrics["live_variants"] = measure_variants(staging, *validation)
         metrics["live_inference"] = choose_variant(metrics["live_variants"])
-    metrics.update(
-        arch=config.arch, parameters=int(model.count_params()), run_id=run_dir.name, published_at=time.strftime("%Y-%m-%d %H:%M:%S"),
-        exports=export_report,
-    )
+    metrics.update(about, parameters=int(model.count_params()), published_at=time.strftime("%Y-%m-%d %H:%M:%S"), exports=export_report)
     (staging / "metrics.json").write_text(json.dumps(metrics, indent=2))
-    (staging / "config.json").write_text(config.to_json())
-    earlier_stages = read_lineage(run_dir) or stages_before(config.init_from)
-    if earlier_stages:
-        (staging / LINEAGE_FILE).write_text(json.dumps(earlier_stages, indent=2))
+    for name, text in files.items():
+        (staging / name).write_text(text)
     if validation is not None:  # the card reports validation figures; without them there is nothing to card
         from fer_core.model_card import measure_latency, render_model_card
 
-        card = render_model_card(staging, command=config.command(), latency=measure_latency(staging))
+        card = render_model_card(staging, command=command, latency=measure_latency(staging))
         (staging / "model_card.md").write_text(card)
     backup = target_dir.with_name(f".{target_dir.name}.previous")
     shutil.rmtree(backup, ignore_errors=True)

@@ -21,10 +21,24 @@ def _last_feature_layer(model):
 
 
 def grad_cam(model, face: np.ndarray, class_index: int | None = None) -> np.ndarray:
-    """A (48, 48) heat map in [0, 1] for one 48x48 grey face."""
+    """A (48, 48) heat map in [0, 1] for one 48x48 grey face.
+
+    An ensemble has no feature map of its own: its map is the mean of its members' maps for
+    the class the ensemble predicts.
+    """
     import keras
     import tensorflow as tf
 
+    from fer_core.ensemble import ensemble_members
+
+    members = ensemble_members(model)
+    if members:
+        if class_index is None:
+            batch = np.asarray(face, np.float32).reshape(1, IMAGE_SIZE, IMAGE_SIZE, 1)
+            class_index = int(np.argmax(model(batch, training=False)[0]))
+        heat = np.mean([grad_cam(member, face, class_index) for member in members], axis=0)
+        peak = heat.max()
+        return (heat / peak).astype(np.float32) if peak > 0 else heat.astype(np.float32)
     layer = _last_feature_layer(model)
     probe = keras.Model(model.inputs, [layer.output, model.outputs[0]])
     batch = tf.convert_to_tensor(np.asarray(face, np.float32).reshape(1, IMAGE_SIZE, IMAGE_SIZE, 1))

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from fer_core.config import portable_path
+from fer_core.ensemble import ENSEMBLE_FILE
 from fer_core.labels import CLASS_NAMES
 from fer_core.lineage import read_lineage
 from fer_core.live_inference import LATENCY_BUDGET_MS
@@ -50,9 +51,23 @@ def measure_latency(model_dir: Path) -> dict[str, float]:
     }
 
 
+def _stage_list(stages: list[dict], indent: str) -> str:
+    return "\n".join(
+        f"{indent}{number}. `{stage['command']}`"
+        + (f" — {stage['accuracy']:.2%} on {stage.get('split') or 'PublicTest'}" if stage.get("accuracy") is not None else "")
+        for number, stage in enumerate(stages, start=1)
+    )
+
+
+def _read_members(model_dir: Path) -> list[dict]:
+    path = model_dir / ENSEMBLE_FILE
+    return json.loads(path.read_text()) if path.is_file() else []
+
+
 def render_model_card(model_dir: Path, *, command: str, latency: dict | None = None, notes: str = "") -> str:
     metrics = json.loads((model_dir / "metrics.json").read_text())
-    config = json.loads((model_dir / "config.json").read_text())
+    config_path = model_dir / "config.json"
+    config = json.loads(config_path.read_text()) if config_path.is_file() else {}
     size_mb = (model_dir / "model.keras").stat().st_size / 1e6
     per_class = "\n".join(
         f"| {name} | {values['precision']:.3f} | {values['recall']:.3f} | {values['f1']:.3f} | {values['support']} |"
@@ -61,10 +76,14 @@ def render_model_card(model_dir: Path, *, command: str, latency: dict | None = N
     stages = read_lineage(model_dir)
     stage_lines = ""
     if stages:
-        stage_lines = "\n- Earlier stages (this run started from their model with `--init-from`; run them first, in order):\n" + "\n".join(
-            f"  {number}. `{stage['command']}`"
-            + (f" — {stage['accuracy']:.2%} on {stage.get('split') or 'PublicTest'}" if stage.get("accuracy") is not None else "")
-            for number, stage in enumerate(stages, start=1)
+        stage_lines = "\n- Earlier stages (this run started from their model with `--init-from`; run them first, in order):\n" + _stage_list(stages, "  ")
+    members = _read_members(model_dir)
+    if members:
+        stage_lines += "\n- Members (each trained with the commands listed under it, in order; `<member N>` above is the model its last command made):\n"
+        stage_lines += "\n".join(
+            f"  {number}. {member['arch']}, {member['accuracy']:.2%} alone ({member['accuracy_tta']:.2%} with flip TTA):\n"
+            + _stage_list(member["stages"], "     ")
+            for number, member in enumerate(members, start=1)
         )
     live_section = ""
     if metrics.get("live_variants"):
@@ -85,12 +104,19 @@ Measured at publish time on the same {metrics['n']} PublicTest faces (accuracy) 
 Live and Photos use **`{choice['file']}`{' with flip averaging' if choice['flip_tta'] else ''}**: the most accurate
 variant within the {LATENCY_BUDGET_MS:g} ms single-face budget.
 """
+    command_label = (
+        "Command (averages the members' probabilities into one model and publishes it)" if members
+        else "Command (reproduces the run; `--resume models/runs/<id>` continues it after an interruption)"
+    )
+    config_line = ""
+    if config:
+        config_line = "- Config: " + ", ".join(f"{k}={portable_path(v) if k == 'init_from' and v else v}" for k, v in config.items() if k != "data") + "\n"
     latency_lines = ""
     if latency:
         latency_lines = "\n".join(f"- {label}: **{value:.2f} ms**" for label, value in latency.items())
     return f"""# FER Studio default model
 
-**{config['arch']}** CNN, {metrics['parameters']:,} parameters, `model.keras` {size_mb:.1f} MB
+**{metrics['arch']}** {'CNNs averaging their probabilities' if members else 'CNN'}, {metrics['parameters']:,} parameters, `model.keras` {size_mb:.1f} MB
 (plus `model_float.tflite` and a dynamic-range quantised `model_quant.tflite`, each checked
 against the Keras model on 256 PublicTest faces: {json.dumps({k: round(v['top1_agreement'], 4) for k, v in metrics['exports'].items()})} top-1 agreement).
 
@@ -116,14 +142,13 @@ PrivateTest (the project's independent test set) was not available to this train
 ## Training
 
 - Data: `fer2013_dev.csv.gz` — FER2013 `Training` split (28,709 faces) to fit, `PublicTest` (3,589) to select the epoch.
-- Command (reproduces the run; `--resume models/runs/<id>` continues it after an interruption):
+- {command_label}:
 
   ```
   {command}
   ```{stage_lines}
-- Config: {", ".join(f"{k}={portable_path(v) if k == 'init_from' and v else v}" for k, v in config.items() if k != "data")}
-- Run: `{metrics['run_id']}`, published {metrics['published_at']}.
-- Training curve (validation accuracy per epoch) is in the run's `history.csv`; the epoch with the best
+{config_line}- Run{'s' if members else ''}: `{metrics['run_id']}`, published {metrics['published_at']}.
+- Training curve (validation accuracy per epoch) is in each run's `history.csv`; the epoch with the best
   PublicTest accuracy was kept (`best.keras`).
 
 {live_section}

@@ -292,10 +292,14 @@ def _train(run_dir: Path, resume: bool, stop_flag: dict, log: RunLog) -> str:
                 history = []
                 model = build_model(config.arch, augment=config.augment, dropout=config.dropout)
                 if config.init_from:  # same weights, this config's dropout/augmentation, fresh schedule
+                    from fer_core.ensemble import ensemble_members
                     from fer_core.lineage import write_lineage
                     from fer_core.model_io import load_classifier
 
-                    copied = copy_weights_by_name(load_classifier(config.init_from), model)
+                    source = load_classifier(config.init_from)
+                    if ensemble_members(source):
+                        raise FerError(f"{Path(config.init_from).name} is an ensemble; start from one of its members' models instead")
+                    copied = copy_weights_by_name(source, model)
                     write_lineage(run_dir, config)
                     log(f"started from {Path(config.init_from).name}: {copied} layers' weights copied")
                 compile_model(model, config, steps)

@@ -1,0 +1,105 @@
+"""Ensembles: one saved model that averages its members, published with every member's commands."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import random_faces
+from test_cli_data import run_cli
+
+from fer_core.errors import FerError
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture
+def second_run(finished_run: Path, tmp_path: Path) -> Path:
+    """Another finished run on the same data whose model has different (fresh random) weights."""
+    from fer_core.architectures import build_model
+
+    other = finished_run.with_name(finished_run.name + "-second")
+    shutil.copytree(finished_run, other)
+    build_model("tiny").save(other / "best.keras")
+    return other
+
+
+def test_the_ensemble_outputs_the_mean_of_its_members_and_survives_saving(tmp_path: Path) -> None:
+    from fer_core.architectures import build_model
+    from fer_core.ensemble import build_ensemble, ensemble_members
+    from fer_core.model_io import load_classifier
+
+    first, second = build_model("tiny"), build_model("tiny")
+    path = tmp_path / "ensemble.keras"
+    build_ensemble([first, second]).save(path)
+    loaded = load_classifier(path)
+    faces = random_faces(5)[..., None].astype(np.float32)
+    expected = (first(faces, training=False) + second(faces, training=False)) / 2
+    np.testing.assert_allclose(loaded(faces, training=False), expected, atol=1e-6)
+    assert len(ensemble_members(loaded)) == 2 and ensemble_members(first) == []
+    with pytest.raises(FerError, match="an ensemble needs 2 to 5 models, got 1"):
+        build_ensemble([first])
+
+
+def test_cli_ensemble_publishes_a_default_with_each_members_commands(finished_run: Path, second_run: Path, tmp_path: Path) -> None:
+    from fer_core.config import TrainConfig
+    from fer_core.data import load_dataset
+    from fer_core.evaluation import predict_probabilities
+    from fer_core.model_io import load_classifier
+    from fer_core.predictor import load_fast_classifier
+
+    config = TrainConfig.load(finished_run / "config.json")
+    target = tmp_path / "default"
+    result = run_cli("ensemble", str(finished_run), str(second_run), "--data", config.data, "--target", str(target))
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "published an ensemble of 2 models" in result.stdout
+    for name in ("model.keras", "model_float.tflite", "model_quant.tflite", "metrics.json", "ensemble.json", "model_card.md"):
+        assert (target / name).is_file(), name
+
+    public = load_dataset(config.data).split("PublicTest")
+    members = [load_classifier(run / "best.keras") for run in (finished_run, second_run)]
+    mean = sum(predict_probabilities(member, public.images) for member in members) / 2
+    metrics = json.loads((target / "metrics.json").read_text())
+    assert metrics["accuracy_no_tta"] == pytest.approx(float((mean.argmax(1) == public.labels).mean()))
+    assert metrics["arch"] == "ensemble of 2 (tiny)"
+    recorded = json.loads((target / "ensemble.json").read_text())
+    assert [member["stages"][-1]["command"] for member in recorded] == [config.command()] * 2
+    card = (target / "model_card.md").read_text()
+    assert "python -m fer_core ensemble --data" in card and card.count(f"`{config.command()}`") == 2
+    assert load_fast_classifier(target / "model.keras")(np.zeros((1, 48, 48), np.float32)).shape == (1, 7)
+
+
+def test_ensemble_refusals_are_one_line_errors(finished_run: Path, second_run: Path, tmp_path: Path) -> None:
+    from fer_core.config import TrainConfig
+
+    data = TrainConfig.load(finished_run / "config.json").data
+    target = tmp_path / "default"
+    alone = run_cli("ensemble", str(finished_run), "--data", data, "--target", str(target))
+    assert alone.returncode == 2 and alone.stderr.strip().endswith("an ensemble needs 2 to 5 models, got 1")
+    missing = run_cli("ensemble", str(finished_run), str(tmp_path / "nope.keras"), "--data", data, "--target", str(target))
+    assert missing.returncode == 2 and "model file not found" in missing.stderr and "Traceback" not in missing.stderr
+    assert not target.exists()  # nothing half-published
+
+    assert run_cli("ensemble", str(finished_run), str(second_run), "--data", data, "--target", str(target)).returncode == 0
+    nested = run_cli("ensemble", str(target / "model.keras"), str(second_run), "--data", data, "--target", str(tmp_path / "x"))
+    assert nested.returncode == 2 and "is already an ensemble: list its members instead" in nested.stderr
+    cont = run_cli("train", "--data", data, "--arch", "tiny", "--epochs", "1", "--init-from", str(target / "model.keras"))
+    assert cont.returncode != 0 and "is an ensemble; start from one of its members' models instead" in cont.stderr + cont.stdout
+
+
+def test_grad_cam_of_an_ensemble_is_the_mean_of_its_members_maps() -> None:
+    from fer_core.architectures import build_model
+    from fer_core.ensemble import build_ensemble
+    from fer_core.gradcam import grad_cam
+
+    first, second = build_model("tiny"), build_model("tiny")
+    ensemble = build_ensemble([first, second])
+    face = random_faces(1)[0]
+    heat = grad_cam(ensemble, face, class_index=3)
+    members = (grad_cam(first, face, 3) + grad_cam(second, face, 3)) / 2
+    assert heat.shape == (48, 48) and heat.min() >= 0 and heat.max() <= 1
+    expected = members / members.max() if members.max() > 0 else members
+    np.testing.assert_allclose(heat, expected, atol=1e-5)
