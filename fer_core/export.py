@@ -151,6 +151,29 @@ def publish_ensemble(sources: list[str], data: str, target_dir: Path, validation
     return _publish(build_ensemble(models), target_dir, validation, split=split, about=about, command=command, files=files)
 
 
+def publish_ensemble_of_runs(run_dirs: list[Path], target_dir: Path) -> Path:
+    """The Train page's ensemble: runs trained on one dataset, scored on their validation split.
+
+    Runs fitted or selected on different data cannot be compared on one split, so they are refused.
+    """
+    from fer_core.config import TrainConfig
+    from fer_core.training import load_training_data
+
+    configs = [TrainConfig.load(run_dir / "config.json") for run_dir in run_dirs]
+    if not configs:
+        raise FerError("choose the runs to average")
+    reference = configs[0]
+    for run_dir, config in zip(run_dirs, configs, strict=True):
+        if (config.data, config.train_split, config.val_split, config.sample_per_class) != (
+            reference.data, reference.train_split, reference.val_split, reference.sample_per_class
+        ):
+            raise FerError(f"run {run_dir.name} was trained or validated on other data than {run_dirs[0].name}; average runs of one dataset")
+    (_, _), validation = load_training_data(reference)
+    if validation is None:
+        raise FerError(f"the dataset has no {reference.val_split} split to score the ensemble on")
+    return publish_ensemble([str(run_dir) for run_dir in run_dirs], reference.data, target_dir, validation, reference.val_split)
+
+
 def _member_run_id(member: dict) -> str:
     stages = member["stages"]
     return (stages[-1].get("run_id") if stages else None) or Path(member["model"]).parent.name

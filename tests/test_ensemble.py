@@ -103,3 +103,15 @@ def test_grad_cam_of_an_ensemble_is_the_mean_of_its_members_maps() -> None:
     assert heat.shape == (48, 48) and heat.min() >= 0 and heat.max() <= 1
     expected = members / members.max() if members.max() > 0 else members
     np.testing.assert_allclose(heat, expected, atol=1e-5)
+
+
+def test_runs_trained_on_other_data_are_not_averaged(finished_run: Path, second_run: Path, tmp_path: Path) -> None:
+    from fer_core.config import TrainConfig
+    from fer_core.export import publish_ensemble_of_runs
+
+    config = TrainConfig.load(second_run / "config.json")
+    config.sample_per_class = 3
+    (second_run / "config.json").write_text(config.to_json())
+    with pytest.raises(FerError, match=f"run {second_run.name} was trained or validated on other data"):
+        publish_ensemble_of_runs([finished_run, second_run], tmp_path / "default")
+    assert not (tmp_path / "default").exists()

@@ -95,11 +95,33 @@ def test_train_page_shows_a_finished_run_with_curves(finished_run: Path, small_d
     assert "finished" in app.dataframe[0].value["state"].tolist()
 
 
+def test_train_page_averages_two_runs_into_the_default_model(finished_run: Path, small_dataset: Path, tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+    import shutil
+
+    from fer_core.architectures import build_model
+
+    second = finished_run.with_name(finished_run.name + "-second")
+    shutil.copytree(finished_run, second)
+    build_model("tiny").save(second / "best.keras")
+    target = tmp_path / "default"
+    monkeypatch.setattr("fer_core.paths.DEFAULT_MODEL_DIR", target)
+    app = run_page("train")
+    assert app.button(key="publish_ensemble").disabled  # fewer than two runs chosen
+    app.multiselect(key="ensemble_runs").set_value([finished_run.name, second.name]).run()
+    app.button(key="publish_ensemble").click().run(timeout=300)
+    assert not app.exception, [e.value for e in app.exception]
+    metrics = json.loads((target / "metrics.json").read_text())
+    assert metrics["arch"] == "ensemble of 2 (tiny)"
+    assert any(f"{metrics['accuracy_no_tta']:.1%} on PublicTest" in s.value for s in app.success)
+
+
 def test_public_demo_mode_hides_delete_and_caps_epochs(finished_run: Path, small_dataset: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FER_PUBLIC_DEMO", "1")
     app = run_page("train")
     keys = {b.key for b in app.button}
-    assert "delete" not in keys and "publish" not in keys
+    assert "delete" not in keys and "publish" not in keys and "publish_ensemble" not in keys
     assert app.number_input(key="epochs").max == 5
 
 
