@@ -145,16 +145,22 @@ def _model_path(args: argparse.Namespace) -> Path:
     return Path(args.model) if args.model else DEFAULT_MODEL_PATH
 
 
+def _labelled_split(path: str, split: str):
+    """One split of a dataset that has labels to score against."""
+    from fer_core.data import load_dataset
+
+    dataset = load_dataset(path)
+    if not dataset.has_labels:
+        raise FerError(f"{Path(path).name} has no labels to score a model against")
+    return dataset.split(split)
+
+
 @command("evaluate")
 def _evaluate(args: argparse.Namespace) -> int:
-    from fer_core.data import load_dataset
     from fer_core.evaluation import classification_report, predict_probabilities
     from fer_core.model_io import load_classifier
 
-    dataset = load_dataset(args.data)
-    if not dataset.has_labels:
-        raise FerError(f"{Path(args.data).name} has no labels to evaluate against")
-    rows = dataset.split(args.usage)
+    rows = _labelled_split(args.data, args.usage)
     model = load_classifier(_model_path(args))
     report = classification_report(rows.labels, predict_probabilities(model, rows.images, tta=args.tta))
     report = {"model": str(_model_path(args)), "split": args.usage, "tta": args.tta, **report}
@@ -207,14 +213,10 @@ def _publish(args: argparse.Namespace) -> int:
 
 @command("ensemble")
 def _ensemble(args: argparse.Namespace) -> int:
-    from fer_core.data import load_dataset
     from fer_core.export import publish_ensemble
     from fer_core.paths import DEFAULT_MODEL_DIR
 
-    dataset = load_dataset(args.data)
-    if not dataset.has_labels:
-        raise FerError(f"{Path(args.data).name} has no labels to score the ensemble on")
-    rows = dataset.split(args.split)
+    rows = _labelled_split(args.data, args.split)
     target = publish_ensemble(args.members, args.data, Path(args.target) if args.target else DEFAULT_MODEL_DIR,
                               (rows.images, rows.labels), args.split)
     metrics = json.loads((target / "metrics.json").read_text())
