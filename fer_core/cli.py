@@ -220,8 +220,9 @@ def _ensemble(args: argparse.Namespace) -> int:
     target = publish_ensemble(args.members, args.data, Path(args.target) if args.target else DEFAULT_MODEL_DIR,
                               (rows.images, rows.labels), args.split)
     metrics = json.loads((target / "metrics.json").read_text())
+    alone = ", ".join(f"{m['accuracy']:.4f}" for m in json.loads((target / "ensemble.json").read_text()))
     print(f"published an ensemble of {len(args.members)} models to {target}: {args.split} accuracy "
-          f"{metrics['accuracy_no_tta']:.4f}, {metrics['accuracy_tta']:.4f} with flip TTA")
+          f"{metrics['accuracy_no_tta']:.4f} ({metrics['accuracy_tta']:.4f} with flip TTA); members alone {alone}")
     return 0
 
 

@@ -191,8 +191,9 @@ else:
     finished = [r.run_id for r in runs if (r.path / "best.keras").exists() and r.state not in ACTIVE_STATES]
     if len(finished) >= 2:
         with st.expander("Average several runs into one model (an ensemble)"):
-            st.caption("Independently trained nets make different mistakes: the mean of their probabilities is usually "
-                       "a point or two more accurate than the best of them, at the cost of one pass per member per face.")
+            st.caption("Nets trained apart make partly different mistakes, so the mean of their probabilities can beat "
+                       "the best of them, at the cost of one pass per member per face. Each run is scored alone first, "
+                       "so the model card shows whether averaging paid off.")
             members = st.multiselect("Runs to average", finished, max_selections=MAX_MEMBERS, key="ensemble_runs")
             if st.button("Make their average the app default", key="publish_ensemble", disabled=len(members) < 2):
                 from fer_core.export import publish_ensemble_of_runs
@@ -206,5 +207,7 @@ else:
                 else:
                     st.cache_resource.clear()
                     metrics = json.loads((target / "metrics.json").read_text())
+                    best_alone = max(m["accuracy"] for m in json.loads((target / "ensemble.json").read_text()))
                     st.success(f"The average of {len(members)} runs is now the default model: "
-                               f"{metrics['accuracy_no_tta']:.1%} on {metrics['split']} ({metrics['accuracy_tta']:.1%} with flip TTA).")
+                               f"{metrics['accuracy_no_tta']:.1%} on {metrics['split']} ({metrics['accuracy_tta']:.1%} with flip TTA); "
+                               f"the best run alone: {best_alone:.1%}.")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import random_faces
+from conftest import random_faces, seeded_tiny_model
 from test_cli_data import run_cli
 
 from fer_core.errors import FerError
@@ -19,11 +19,9 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def second_run(finished_run: Path, tmp_path: Path) -> Path:
     """Another finished run on the same data whose model has different (fresh random) weights."""
-    from fer_core.architectures import build_model
-
     other = finished_run.with_name(finished_run.name + "-second")
     shutil.copytree(finished_run, other)
-    build_model("tiny").save(other / "best.keras")
+    seeded_tiny_model(1).save(other / "best.keras")
     return other
 
 
@@ -55,7 +53,7 @@ def test_cli_ensemble_publishes_a_default_with_each_members_commands(finished_ru
     target = tmp_path / "default"
     result = run_cli("ensemble", str(finished_run), str(second_run), "--data", config.data, "--target", str(target))
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "published an ensemble of 2 models" in result.stdout
+    assert "published an ensemble of 2 models" in result.stdout and "members alone" in result.stdout
     for name in ("model.keras", "model_float.tflite", "model_quant.tflite", "metrics.json", "ensemble.json", "model_card.md"):
         assert (target / name).is_file(), name
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO_ROOT, random_faces, write_fer_csv
+from conftest import REPO_ROOT, random_faces, seeded_tiny_model, write_fer_csv
 from streamlit.testing.v1 import AppTest
 
 PAGES = REPO_ROOT / "pages"
@@ -100,11 +100,9 @@ def test_train_page_averages_two_runs_into_the_default_model(finished_run: Path,
     import json
     import shutil
 
-    from fer_core.architectures import build_model
-
     second = finished_run.with_name(finished_run.name + "-second")
     shutil.copytree(finished_run, second)
-    build_model("tiny").save(second / "best.keras")
+    seeded_tiny_model(1).save(second / "best.keras")
     target = tmp_path / "default"
     monkeypatch.setattr("fer_core.paths.DEFAULT_MODEL_DIR", target)
     app = run_page("train")
@@ -114,7 +112,7 @@ def test_train_page_averages_two_runs_into_the_default_model(finished_run: Path,
     assert not app.exception, [e.value for e in app.exception]
     metrics = json.loads((target / "metrics.json").read_text())
     assert metrics["arch"] == "ensemble of 2 (tiny)"
-    assert any(f"{metrics['accuracy_no_tta']:.1%} on PublicTest" in s.value for s in app.success)
+    assert any(f"{metrics['accuracy_no_tta']:.1%} on PublicTest" in s.value and "the best run alone" in s.value for s in app.success)
 
 
 def test_public_demo_mode_hides_delete_and_caps_epochs(finished_run: Path, small_dataset: Path, monkeypatch: pytest.MonkeyPatch) -> None:
