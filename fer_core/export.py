@@ -157,11 +157,11 @@ def publish_ensemble_of_runs(run_dirs: list[Path], target_dir: Path) -> Path:
     Runs fitted or selected on different data cannot be compared on one split, so they are refused.
     """
     from fer_core.config import TrainConfig
+    from fer_core.ensemble import check_member_count
     from fer_core.training import load_training_data
 
+    check_member_count(len(run_dirs))
     configs = [TrainConfig.load(run_dir / "config.json") for run_dir in run_dirs]
-    if not configs:
-        raise FerError("choose the runs to average")
     reference = configs[0]
     for run_dir, config in zip(run_dirs, configs, strict=True):
         if (config.data, config.train_split, config.val_split, config.sample_per_class) != (

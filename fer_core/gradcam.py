@@ -36,9 +36,7 @@ def grad_cam(model, face: np.ndarray, class_index: int | None = None) -> np.ndar
         if class_index is None:
             batch = np.asarray(face, np.float32).reshape(1, IMAGE_SIZE, IMAGE_SIZE, 1)
             class_index = int(np.argmax(model(batch, training=False)[0]))
-        heat = np.mean([grad_cam(member, face, class_index) for member in members], axis=0)
-        peak = heat.max()
-        return (heat / peak).astype(np.float32) if peak > 0 else heat.astype(np.float32)
+        return _scaled_to_peak(np.mean([grad_cam(member, face, class_index) for member in members], axis=0))
     layer = _last_feature_layer(model)
     probe = keras.Model(model.inputs, [layer.output, model.outputs[0]])
     batch = tf.convert_to_tensor(np.asarray(face, np.float32).reshape(1, IMAGE_SIZE, IMAGE_SIZE, 1))
@@ -50,8 +48,13 @@ def grad_cam(model, face: np.ndarray, class_index: int | None = None) -> np.ndar
     weights = gradients.mean(axis=(0, 1))
     cam = np.maximum((features[0].numpy() * weights).sum(axis=-1), 0)
     cam = np.clip(cv2.resize(cam, (IMAGE_SIZE, IMAGE_SIZE), interpolation=cv2.INTER_CUBIC), 0, None)  # cubic overshoots
-    peak = cam.max()
-    return (cam / peak).astype(np.float32) if peak > 0 else np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.float32)
+    return _scaled_to_peak(cam)
+
+
+def _scaled_to_peak(heat: np.ndarray) -> np.ndarray:
+    """Scaled to [0, 1]; an all-zero map (nothing speaks for the class) stays zero."""
+    peak = heat.max()
+    return (heat / peak).astype(np.float32) if peak > 0 else np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.float32)
 
 
 def overlay(face: np.ndarray, heat: np.ndarray, size: int = 192, strength: float = 0.45) -> np.ndarray:
