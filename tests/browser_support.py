@@ -73,11 +73,27 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+# Imported by the app's Python at start-up (a sitecustomize on its PYTHONPATH): WebRTC's
+# signalling and ICE steps go to the app log, so a stream that never connects in CI can be
+# diagnosed from the test report instead of guessed at.
+WEBRTC_LOGGING = """
+import logging
+logging.basicConfig(format="%(asctime)s %(name)s %(levelname)s %(message)s")
+for name in ("aioice", "aiortc", "streamlit_webrtc"):
+    logging.getLogger(name).setLevel(logging.INFO)
+"""
+
+
 class RunningApp:
-    """``streamlit run app.py`` on a loopback port, in its own process group."""
+    """``streamlit run app.py`` on a loopback port, in its own process group, WebRTC logged."""
 
     def __init__(self, env: dict[str, str], log_path: Path) -> None:
         self.port = free_port()
+        self.log_path = log_path
+        startup = log_path.parent / "sitecustomize"
+        startup.mkdir(exist_ok=True)
+        (startup / "sitecustomize.py").write_text(WEBRTC_LOGGING)
+        env = {**env, "PYTHONPATH": os.pathsep.join(filter(None, [str(startup), os.environ.get("PYTHONPATH", "")]))}
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = log_path.open("wb")
         command = [
@@ -96,6 +112,13 @@ class RunningApp:
                 time.sleep(0.5)
         self.stop()
         raise RuntimeError(f"streamlit did not start; see {log_path}")
+
+    def log_tail(self, lines: int = 60, contains: tuple[str, ...] = ("aioice", "aiortc", "webrtc", "Error", "Traceback")) -> str:
+        """The app log's last matching lines, for a failure message."""
+        self.log.flush()
+        text = self.log_path.read_text(errors="replace").splitlines()
+        wanted = [line[:240] for line in text if any(word in line for word in contains) and "Adding ICE candidate" not in line]
+        return "\n".join(wanted[-lines:])
 
     def stop(self) -> None:
         try:
