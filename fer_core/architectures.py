@@ -85,7 +85,8 @@ def _head(x, dropout: float, dense_units: int = 0):
     else:
         x = layers.GlobalAveragePooling2D(name="gap")(x)
     x = layers.Dropout(dropout, name="final_dropout")(x)
-    return layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")(x)
+    # float32 even under bf16 mixed precision: softmax and the loss need the wider mantissa.
+    return layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities", dtype="float32")(x)
 
 
 @register("tiny", "3 conv blocks + a small dense head, ~390k parameters: an epoch on a sample in seconds, for demos")

@@ -101,6 +101,7 @@ def _train(args: argparse.Namespace) -> int:
             seed=args.seed,
             sample_per_class=args.sample_per_class,
             init_from=str(Path(args.init_from).resolve()) if args.init_from else "",
+            precision=args.precision,
             **({"dropout": args.dropout} if args.dropout is not None else {}),
         )
         run_dir = create_run(config, name=args.name)
@@ -270,7 +271,7 @@ def _bench(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from fer_core.architectures import ARCHITECTURES
-    from fer_core.config import OPTIMISERS, TrainConfig
+    from fer_core.config import OPTIMISERS, PRECISIONS, TrainConfig
 
     defaults = TrainConfig()
     parser = argparse.ArgumentParser(prog="python -m fer_core", description="FER Studio: facial expression recognition on FER2013.")
@@ -298,6 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=defaults.seed)
     train.add_argument("--sample-per-class", type=int, default=0, help="train on N faces per class (quick demos)")
     train.add_argument("--init-from", metavar="MODEL", help="start from this .keras model's weights (fine-tune / continue elsewhere)")
+    train.add_argument("--precision", default=defaults.precision, choices=PRECISIONS,
+                       help="bfloat16: mixed precision, ~1.4x faster on CPUs with AVX512-BF16 or AMX (the saved model is float32)")
     train.add_argument("--name", default="", help="a label added to the run id")
     train.add_argument("--out", help="runs folder (default models/runs)")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a cancelled/interrupted run from its last checkpoint")

@@ -14,6 +14,9 @@ from fer_core.errors import FerError
 
 OPTIMISERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("cosine", "constant")
+# "bfloat16": Keras mixed precision (bf16 compute, float32 weights). On this machine's CPU
+# (AVX512-BF16) a VGG trains at 290 img/s instead of 204; on a CPU without bf16 units it is slower.
+PRECISIONS = ("float32", "bfloat16")
 
 
 def portable_path(path: str) -> str:
@@ -47,6 +50,7 @@ class TrainConfig:
     sample_per_class: int = 0  # >0: a stratified sample of this many faces per class, for demos
     time_limit_minutes: float = 0.0  # >0: cancel the run after this long (public demo mode)
     init_from: str = ""  # a .keras model to start from (fine-tuning, or continuing across machines)
+    precision: str = "float32"  # one of PRECISIONS; saved models are float32 either way
 
     def validate(self) -> TrainConfig:
         """Refuse impossible settings up front, before a process is started."""
@@ -63,6 +67,8 @@ class TrainConfig:
             problems.append("learning rate must be between 0 and 1")
         if self.optimiser not in OPTIMISERS:
             problems.append(f"optimiser must be one of {', '.join(OPTIMISERS)}")
+        if self.precision not in PRECISIONS:
+            problems.append(f"precision must be one of {', '.join(PRECISIONS)}")
         if self.schedule not in SCHEDULES:
             problems.append(f"schedule must be one of {', '.join(SCHEDULES)}")
         if not 0 <= self.label_smoothing < 1:
@@ -84,7 +90,7 @@ class TrainConfig:
         defaults = TrainConfig()
         flags = {"arch": "--arch", "epochs": "--epochs", "batch_size": "--batch-size", "optimiser": "--optimiser",
                  "learning_rate": "--lr", "label_smoothing": "--label-smoothing", "dropout": "--dropout", "seed": "--seed",
-                 "sample_per_class": "--sample-per-class", "init_from": "--init-from"}
+                 "sample_per_class": "--sample-per-class", "init_from": "--init-from", "precision": "--precision"}
         parts = ["python -m fer_core train", f"--data {portable_path(self.data)}"]
         for name, flag in flags.items():
             value = getattr(self, name)

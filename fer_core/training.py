@@ -17,6 +17,7 @@ import contextlib
 import csv
 import os
 import signal
+import sys
 import time
 import traceback
 from pathlib import Path
@@ -150,6 +151,26 @@ def copy_weights_by_name(source, target) -> int:
     return copied
 
 
+def float32_copy(model, config: TrainConfig):
+    """The model rebuilt with float32 layers and the same weights (mixed-precision weights are
+    float32 already): ``best.keras`` is what Evaluate, publish, TFLite export and Live load,
+    and a bf16 layer there would run slower and quantise differently from what was measured."""
+    import keras
+
+    from fer_core.architectures import build_model
+
+    if config.precision == "float32":
+        return model
+    previous = keras.mixed_precision.global_policy()
+    keras.mixed_precision.set_global_policy("float32")
+    try:
+        copy = build_model(config.arch, augment=config.augment, dropout=config.dropout)
+    finally:
+        keras.mixed_precision.set_global_policy(previous)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 def save_model_atomic(model, path: Path) -> None:
     """Keras writes in place; a kill mid-write must not destroy the previous file."""
     temporary = path.with_name(f".{path.stem}.tmp.keras")
@@ -208,7 +229,7 @@ def _make_monitor(run_dir: Path, config: TrainConfig, steps_per_epoch: int, stop
             save_model_atomic(self.model, run_dir / "checkpoint.keras")
             if row.get("val_accuracy", row.get("accuracy", 0.0)) > self.best:
                 self.best = row.get("val_accuracy", row.get("accuracy", 0.0))
-                save_model_atomic(self.model, run_dir / "best.keras")
+                save_model_atomic(float32_copy(self.model, config), run_dir / "best.keras")
             self.history.append(row)
             _write_history(run_dir, self.history)
             log(" ".join(f"{k}={v:.4g}" for k, v in row.items()))
@@ -265,6 +286,8 @@ def train_run(run_dir: Path, *, resume: bool = False) -> str:
         return _train(run_dir, resume, stop_flag, log)
     finally:
         os.close(lock_fd)
+        if (keras := sys.modules.get("keras")) is not None:  # a bf16 run's policy is process-wide: give the caller float32 back
+            keras.mixed_precision.set_global_policy("float32")
 
 
 def _train(run_dir: Path, resume: bool, stop_flag: dict, log: RunLog) -> str:
@@ -279,6 +302,7 @@ def _train(run_dir: Path, resume: bool, stop_flag: dict, log: RunLog) -> str:
         import keras
 
         keras.utils.set_random_seed(config.seed)
+        keras.mixed_precision.set_global_policy("mixed_bfloat16" if config.precision == "bfloat16" else "float32")
         (x_train, y_train), val = load_training_data(config)
         steps = int(np.ceil(len(x_train) / config.batch_size))
         history = read_history(run_dir) if resume else []

@@ -62,7 +62,11 @@ with st.expander("New training run", expanded=not runs):
             augment = cols[0].toggle("Augmentation (flip, shift, rotate, zoom)", True, key="augment")
             class_weighting = cols[1].toggle("Class weighting (helps 'disgust')", False, key="class_weighting")
             use_sample = cols[2].toggle(f"Sample: {DEMO_SAMPLE_PER_CLASS} faces per class", True, key="use_sample", disabled=demo)
-            name = st.text_input("Run name (optional)", "", max_chars=32, key="run_name")
+            cols = st.columns([2, 1])
+            name = cols[0].text_input("Run name (optional)", "", max_chars=32, key="run_name")
+            bfloat16 = cols[1].toggle("bfloat16 mixed precision", False, key="bfloat16",
+                                      help="About 1.4x faster on CPUs with AVX512-BF16 or AMX (slower without them). "
+                                           "The saved model is float32 either way.")
             submitted = st.form_submit_button("Start training", type="primary", disabled=active is not None)
         if active is not None:
             st.caption(f"Run **{active.run_id}** is training; one run at a time.")
@@ -70,7 +74,7 @@ with st.expander("New training run", expanded=not runs):
             config = TrainConfig(
                 data=str(source.path), arch=arch, epochs=int(epochs), batch_size=int(batch_size),
                 learning_rate=float(learning_rate), optimiser=optimiser, label_smoothing=float(label_smoothing),
-                augment=augment, class_weighting=class_weighting,
+                augment=augment, class_weighting=class_weighting, precision="bfloat16" if bfloat16 else "float32",
                 sample_per_class=DEMO_SAMPLE_PER_CLASS if (use_sample or demo) else 0,
                 time_limit_minutes=DEMO_TIME_LIMIT_MINUTES if demo else 0.0,
             )

@@ -213,3 +213,27 @@ def test_starting_from_a_model_of_another_architecture_is_refused(tiny_model_fil
 
     with pytest.raises(FerError, match="does not match architecture 'vgg'"):
         copy_weights_by_name(load_classifier(tiny_model_file), build_model("vgg"))
+
+
+def test_a_bfloat16_run_trains_in_bf16_and_saves_a_float32_best_model(tiny_dataset: Path) -> None:
+    import keras
+
+    from fer_core.runs import create_run
+    from fer_core.training import train_run
+
+    config = TrainConfig(data=str(tiny_dataset), arch="tiny", epochs=2, batch_size=32, precision="bfloat16")
+    run_dir = create_run(config, name="bf16")
+    assert train_run(run_dir) == "finished"
+    checkpoint_policies = {layer.dtype_policy.name for layer in keras.models.load_model(run_dir / "checkpoint.keras").layers}
+    best = keras.models.load_model(run_dir / "best.keras")
+    assert "mixed_bfloat16" in checkpoint_policies  # the run really trained in bf16 ...
+    assert keras.mixed_precision.global_policy().name == "float32"  # the process gets its policy back
+    assert {layer.dtype_policy.name for layer in best.layers} == {"float32"}  # ... and what others load is float32
+    assert best(random_faces(2)[..., None].astype("float32")).dtype == "float32"
+    assert "--precision bfloat16" in TrainConfig.load(run_dir / "config.json").command()
+    assert json.loads((run_dir / "metrics.json").read_text())["n"] == 28
+
+
+def test_an_unknown_precision_is_refused() -> None:
+    with pytest.raises(FerError, match="precision must be one of float32, bfloat16"):
+        TrainConfig(data="x.csv", precision="float16").validate()
