@@ -300,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--sample-per-class", type=int, default=0, help="train on N faces per class (quick demos)")
     train.add_argument("--init-from", metavar="MODEL", help="start from this .keras model's weights (fine-tune / continue elsewhere)")
     train.add_argument("--precision", default=defaults.precision, choices=PRECISIONS,
-                       help="bfloat16: mixed precision, ~1.4x faster on CPUs with AVX512-BF16 or AMX (the saved model is float32)")
+                       help="bfloat16: mixed precision, ~1.3x faster on CPUs with AVX512-BF16 or AMX (the saved model is float32)")
     train.add_argument("--name", default="", help="a label added to the run id")
     train.add_argument("--out", help="runs folder (default models/runs)")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a cancelled/interrupted run from its last checkpoint")

@@ -15,7 +15,7 @@ from fer_core.errors import FerError
 OPTIMISERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("cosine", "constant")
 # "bfloat16": Keras mixed precision (bf16 compute, float32 weights). On this machine's CPU
-# (AVX512-BF16) a VGG trains at 290 img/s instead of 204; on a CPU without bf16 units it is slower.
+# (AVX512-BF16) a full VGG epoch took 101-113 s instead of ~140 s; on a CPU without bf16 units it is slower.
 PRECISIONS = ("float32", "bfloat16")
 
 

@@ -65,7 +65,7 @@ with st.expander("New training run", expanded=not runs):
             cols = st.columns([2, 1])
             name = cols[0].text_input("Run name (optional)", "", max_chars=32, key="run_name")
             bfloat16 = cols[1].toggle("bfloat16 mixed precision", False, key="bfloat16",
-                                      help="About 1.4x faster on CPUs with AVX512-BF16 or AMX (slower without them). "
+                                      help="About 1.3x faster on CPUs with AVX512-BF16 or AMX (slower without them). "
                                            "The saved model is float32 either way.")
             submitted = st.form_submit_button("Start training", type="primary", disabled=active is not None)
         if active is not None:
