@@ -56,19 +56,25 @@ class FastClassifier:
     """
 
     def __init__(self, model) -> None:
-        import tensorflow as tf
+        import keras
 
         self.model = model
-        self._call = tf.function(
+        if keras.backend.backend() != "tensorflow":  # JAX/PyTorch (a GPU training machine): a plain call
+            self._call = lambda x: keras.ops.convert_to_numpy(model(x, training=False))
+            return
+        import tensorflow as tf
+
+        traced = tf.function(
             lambda x: model(x, training=False),
             input_signature=[tf.TensorSpec((None, IMAGE_SIZE, IMAGE_SIZE, 1), tf.float32)],
             reduce_retracing=True,
         )
+        self._call = lambda x: traced(x).numpy()
 
     def __call__(self, faces: np.ndarray) -> np.ndarray:
         """(N, 48, 48) or (N, 48, 48, 1) pixels in 0-255 -> (N, 7) probabilities."""
         batch = np.asarray(faces, dtype=np.float32).reshape(-1, IMAGE_SIZE, IMAGE_SIZE, 1)
         if len(batch) == 0:
             return np.zeros((0, NUM_CLASSES), np.float32)
-        return self._call(batch).numpy()
+        return self._call(batch)
 

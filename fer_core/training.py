@@ -93,11 +93,40 @@ def _tf_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, *, shuf
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def _strategy():
+def fit_inputs(
+    train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray] | None, config: TrainConfig, *, backend: str, seed: int
+) -> dict:
+    """``model.fit`` data arguments for the Keras backend in use.
+
+    TensorFlow gets a ``tf.data`` pipeline (it overlaps batching with training on the CPU).
+    JAX or PyTorch, e.g. on a GPU machine that has no TensorFlow, get one-hot float arrays
+    that Keras shuffles and batches itself: the same model, loss and schedule, so a model
+    trained there is the same kind of ``.keras`` file and loads here unchanged.
+    """
+    if backend == "tensorflow":
+        return {
+            "x": _tf_dataset(*train, config.batch_size, shuffle=True, seed=seed),
+            "validation_data": _tf_dataset(*val, 512, shuffle=False, seed=0) if val else None,
+        }
+
+    def arrays(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return images[..., None].astype(np.float32), np.eye(NUM_CLASSES, dtype=np.float32)[labels]
+
+    x, y = arrays(*train)
+    return {
+        "x": x, "y": y, "batch_size": config.batch_size, "shuffle": True,
+        "validation_data": arrays(*val) if val else None, "validation_batch_size": 512,
+    }
+
+
+def _distribution_scope(backend: str):
+    """Several GPUs under TensorFlow: mirror the model on each; otherwise no strategy."""
+    if backend != "tensorflow":
+        return contextlib.nullcontext()
     import tensorflow as tf
 
     gpus = tf.config.list_logical_devices("GPU")
-    return tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
+    return (tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()).scope()
 
 
 def compile_model(model, config: TrainConfig, steps_per_epoch: int) -> None:
@@ -307,7 +336,8 @@ def _train(run_dir: Path, resume: bool, stop_flag: dict, log: RunLog) -> str:
         steps = int(np.ceil(len(x_train) / config.batch_size))
         history = read_history(run_dir) if resume else []
         checkpoint = run_dir / "checkpoint.keras"
-        with _strategy().scope():
+        backend = keras.backend.backend()
+        with _distribution_scope(backend):
             if resume and checkpoint.exists():
                 model = keras.models.load_model(checkpoint, safe_mode=True)
             else:
@@ -339,8 +369,7 @@ def _train(run_dir: Path, resume: bool, stop_flag: dict, log: RunLog) -> str:
         log(f"training {config.arch} on {len(x_train)} faces, epochs {initial_epoch + 1}..{config.epochs}")
         monitor = _make_monitor(run_dir, config, steps, stop_flag, started, log)
         model.fit(
-            _tf_dataset(x_train, y_train, config.batch_size, shuffle=True, seed=config.seed + initial_epoch),
-            validation_data=_tf_dataset(*val, 512, shuffle=False, seed=0) if val else None,
+            **fit_inputs((x_train, y_train), val, config, backend=backend, seed=config.seed + initial_epoch),
             epochs=config.epochs,
             initial_epoch=initial_epoch,
             class_weight=class_weights(y_train) if config.class_weighting else None,
