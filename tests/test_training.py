@@ -237,3 +237,39 @@ def test_a_bfloat16_run_trains_in_bf16_and_saves_a_float32_best_model(tiny_datas
 def test_an_unknown_precision_is_refused() -> None:
     with pytest.raises(FerError, match="precision must be one of float32, bfloat16"):
         TrainConfig(data="x.csv", precision="float16").validate()
+
+
+def test_off_tensorflow_training_gets_one_hot_arrays_that_keras_batches() -> None:
+    """JAX/PyTorch (the GPU machine has no TensorFlow) get arrays; TensorFlow keeps tf.data."""
+    from fer_core.training import fit_inputs
+
+    images = random_faces(10)
+    labels = np.arange(10) % 7
+    config = TrainConfig(data="unused", batch_size=4)
+    arrays = fit_inputs((images, labels), (images[:3], labels[:3]), config, backend="jax", seed=0)
+    assert arrays["x"].shape == (10, 48, 48, 1) and arrays["x"].dtype == np.float32
+    assert np.array_equal(arrays["y"].argmax(1), labels) and arrays["y"].sum() == 10
+    assert arrays["batch_size"] == 4 and arrays["shuffle"] is True
+    assert arrays["validation_data"][1].shape == (3, 7)
+    pipeline = fit_inputs((images, labels), None, config, backend="tensorflow", seed=0)
+    batch_x, batch_y = next(iter(pipeline["x"]))
+    assert tuple(batch_x.shape) == (4, 48, 48, 1) and tuple(batch_y.shape) == (4, 7)
+    assert pipeline["validation_data"] is None
+
+
+def test_on_jax_the_augmenting_model_is_jit_compiled(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keras calls RandomZoom/RandomTranslation XLA-unsafe, which on JAX left the whole step
+    un-jitted (~3.3 s a batch instead of milliseconds); training declares them safe there."""
+    import keras
+
+    from fer_core.architectures import build_model
+    from fer_core.training import compile_model
+
+    config = TrainConfig(data="unused")
+    model = build_model("tiny")
+    compile_model(model, config, steps_per_epoch=2)
+    assert not all(layer.supports_jit for layer in model.layers)  # TensorFlow: Keras' own flags stand
+    monkeypatch.setattr(keras.backend, "backend", lambda: "jax")
+    model = build_model("tiny")
+    compile_model(model, config, steps_per_epoch=2)
+    assert all(layer.supports_jit for layer in model.layers)  # what Keras' jit_compile="auto" checks
