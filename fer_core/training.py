@@ -7,8 +7,10 @@ script thread, and talks to the world only through its run folder (see ``runs.py
 validation accuracy improves. Resuming reloads the checkpoint, whose optimiser state
 includes the step counter, so the learning-rate schedule and epoch count carry on.
 
-It builds and compiles under a ``tf.distribute`` strategy: on a machine with several
-GPUs it uses ``MirroredStrategy`` (data parallel across them); otherwise the default.
+It runs on any Keras backend. Under TensorFlow it builds under a ``tf.distribute``
+strategy (``MirroredStrategy`` on a machine with several GPUs) and feeds a ``tf.data``
+pipeline; under JAX or PyTorch (a GPU machine without TensorFlow) it feeds arrays, and the
+saved ``.keras`` files are the same either way.
 """
 
 from __future__ import annotations
@@ -106,6 +108,7 @@ def fit_inputs(
     if backend == "tensorflow":
         return {
             "x": _tf_dataset(*train, config.batch_size, shuffle=True, seed=seed),
+            "shuffle": False,  # the pipeline shuffles; Keras' default True only earns a warning
             "validation_data": _tf_dataset(*val, 512, shuffle=False, seed=0) if val else None,
         }
 

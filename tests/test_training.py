@@ -273,3 +273,23 @@ def test_on_jax_the_augmenting_model_is_jit_compiled(monkeypatch: pytest.MonkeyP
     model = build_model("tiny")
     compile_model(model, config, steps_per_epoch=2)
     assert all(layer.supports_jit for layer in model.layers)  # what Keras' jit_compile="auto" checks
+
+
+@pytest.mark.parametrize("arch", ["tiny", "mini_xception", "vgg", "vgg_wide"])
+def test_every_architecture_takes_faces_and_gives_seven_probabilities(arch: str) -> None:
+    from fer_core.architectures import ARCHITECTURES, build_model
+    from fer_core.model_io import FastClassifier
+
+    assert arch in ARCHITECTURES
+    probabilities = FastClassifier(build_model(arch))(random_faces(2))
+    assert probabilities.shape == (2, 7)
+    assert np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-4)
+
+
+def test_vgg_wide_is_the_vgg_with_one_and_a_half_times_the_filters() -> None:
+    from fer_core.architectures import build_model
+
+    narrow, wide = build_model("vgg"), build_model("vgg_wide")
+    assert [layer.filters for layer in narrow.layers if hasattr(layer, "filters")] == [32, 32, 64, 64, 128, 128, 256, 256]
+    assert [layer.filters for layer in wide.layers if hasattr(layer, "filters")] == [48, 48, 96, 96, 192, 192, 384, 384]
+    assert 3.4e6 < wide.count_params() < 3.7e6
