@@ -102,6 +102,7 @@ def _train(args: argparse.Namespace) -> int:
             sample_per_class=args.sample_per_class,
             init_from=str(Path(args.init_from).resolve()) if args.init_from else "",
             precision=args.precision,
+            erasing=args.erasing,
             **({"dropout": args.dropout} if args.dropout is not None else {}),
         )
         run_dir = create_run(config, name=args.name)
@@ -295,6 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--label-smoothing", type=float, default=defaults.label_smoothing)
     train.add_argument("--dropout", type=float, default=None, help="head dropout (default: the config default)")
     train.add_argument("--no-augment", action="store_true")
+    train.add_argument("--erasing", type=float, default=defaults.erasing,
+                       help="share of training faces that get a random patch blanked (random erasing; default off)")
     train.add_argument("--class-weighting", action="store_true")
     train.add_argument("--seed", type=int, default=defaults.seed)
     train.add_argument("--sample-per-class", type=int, default=0, help="train on N faces per class (quick demos)")

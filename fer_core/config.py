@@ -51,6 +51,7 @@ class TrainConfig:
     time_limit_minutes: float = 0.0  # >0: cancel the run after this long (public demo mode)
     init_from: str = ""  # a .keras model to start from (fine-tuning, or continuing across machines)
     precision: str = "float32"  # one of PRECISIONS; saved models are float32 either way
+    erasing: float = 0.0  # >0: that share of training faces gets a random patch blanked with noise (needs augment)
 
     def validate(self) -> TrainConfig:
         """Refuse impossible settings up front, before a process is started."""
@@ -75,6 +76,8 @@ class TrainConfig:
             problems.append("label smoothing must be in [0, 1)")
         if not 0 <= self.dropout < 1:
             problems.append("dropout must be in [0, 1)")
+        if not 0 <= self.erasing <= 1:
+            problems.append("random erasing must be in [0, 1]")
         if self.sample_per_class < 0:
             problems.append("sample per class must be 0 (all) or positive")
         if not self.data:
@@ -90,7 +93,8 @@ class TrainConfig:
         defaults = TrainConfig()
         flags = {"arch": "--arch", "epochs": "--epochs", "batch_size": "--batch-size", "optimiser": "--optimiser",
                  "learning_rate": "--lr", "label_smoothing": "--label-smoothing", "dropout": "--dropout", "seed": "--seed",
-                 "sample_per_class": "--sample-per-class", "init_from": "--init-from", "precision": "--precision"}
+                 "sample_per_class": "--sample-per-class", "init_from": "--init-from", "precision": "--precision",
+                 "erasing": "--erasing"}
         parts = ["python -m fer_core train", f"--data {portable_path(self.data)}"]
         for name, flag in flags.items():
             value = getattr(self, name)

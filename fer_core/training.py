@@ -202,7 +202,7 @@ def float32_copy(model, config: TrainConfig):
     previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy("float32")
     try:
-        copy = build_model(config.arch, augment=config.augment, dropout=config.dropout)
+        copy = build_model(config.arch, augment=config.augment, dropout=config.dropout, erasing=config.erasing)
     finally:
         keras.mixed_precision.set_global_policy(previous)
     copy.set_weights(model.get_weights())
@@ -353,7 +353,7 @@ def _train(run_dir: Path, resume: bool, stop_flag: dict, log: RunLog) -> str:
                 from fer_core.architectures import build_model
 
                 history = []
-                model = build_model(config.arch, augment=config.augment, dropout=config.dropout)
+                model = build_model(config.arch, augment=config.augment, dropout=config.dropout, erasing=config.erasing)
                 if config.init_from:  # same weights, this config's dropout/augmentation, fresh schedule
                     from fer_core.ensemble import ensemble_members
                     from fer_core.lineage import write_lineage

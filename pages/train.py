@@ -62,9 +62,12 @@ with st.expander("New training run", expanded=not runs):
             augment = cols[0].toggle("Augmentation (flip, shift, rotate, zoom)", True, key="augment")
             class_weighting = cols[1].toggle("Class weighting (helps 'disgust')", False, key="class_weighting")
             use_sample = cols[2].toggle(f"Sample: {DEMO_SAMPLE_PER_CLASS} faces per class", True, key="use_sample", disabled=demo)
-            cols = st.columns([2, 1])
+            cols = st.columns([2, 1, 1])
             name = cols[0].text_input("Run name (optional)", "", max_chars=32, key="run_name")
-            bfloat16 = cols[1].toggle("bfloat16 mixed precision", False, key="bfloat16",
+            erasing = cols[1].select_slider("Random erasing", [0.0, 0.25, 0.5], 0.0, key="erasing",
+                                            help="Share of training faces that get a random patch replaced by noise "
+                                                 "(with augmentation on). A regulariser for long runs.")
+            bfloat16 = cols[2].toggle("bfloat16 mixed precision", False, key="bfloat16",
                                       help="About 1.3x faster on CPUs with AVX512-BF16 or AMX (slower without them). "
                                            "The saved model is float32 either way.")
             submitted = st.form_submit_button("Start training", type="primary", disabled=active is not None)
@@ -75,6 +78,7 @@ with st.expander("New training run", expanded=not runs):
                 data=str(source.path), arch=arch, epochs=int(epochs), batch_size=int(batch_size),
                 learning_rate=float(learning_rate), optimiser=optimiser, label_smoothing=float(label_smoothing),
                 augment=augment, class_weighting=class_weighting, precision="bfloat16" if bfloat16 else "float32",
+                erasing=float(erasing) if augment else 0.0,
                 sample_per_class=DEMO_SAMPLE_PER_CLASS if (use_sample or demo) else 0,
                 time_limit_minutes=DEMO_TIME_LIMIT_MINUTES if demo else 0.0,
             )

@@ -82,10 +82,11 @@ def test_train_page_start_creates_a_run_with_the_form_values(small_dataset: Path
     app.selectbox(key="arch").set_value("tiny")
     app.number_input(key="epochs").set_value(3)
     app.toggle(key="bfloat16").set_value(True)
+    app.select_slider(key="erasing").set_value(0.25)
     app.button(key="FormSubmitter:train_form-Start training").click().run()
     assert not app.exception, [e.value for e in app.exception]
     assert len(started) == 1 and started[0].arch == "tiny" and started[0].epochs == 3
-    assert started[0].precision == "bfloat16"
+    assert started[0].precision == "bfloat16" and started[0].erasing == 0.25
     assert started[0].sample_per_class > 0  # the sample toggle is on by default
 
 

@@ -293,3 +293,24 @@ def test_vgg_wide_is_the_vgg_with_one_and_a_half_times_the_filters() -> None:
     assert [layer.filters for layer in narrow.layers if hasattr(layer, "filters")] == [32, 32, 64, 64, 128, 128, 256, 256]
     assert [layer.filters for layer in wide.layers if hasattr(layer, "filters")] == [48, 48, 96, 96, 192, 192, 384, 384]
     assert 3.4e6 < wide.count_params() < 3.7e6
+
+
+def test_random_erasing_blanks_a_patch_on_that_share_of_training_faces_only() -> None:
+    import keras
+
+    from fer_core.architectures import build_model
+
+    assert "aug_erase" not in [layer.name for layer in build_model("vgg").layers]  # off: older models rebuild as they were
+    layer = build_model("tiny", erasing=0.5).get_layer("aug_erase")
+    faces = np.full((400, 48, 48, 1), 128.0, np.float32)
+    erased = (np.abs(keras.ops.convert_to_numpy(layer(faces, training=True)) - 128) > 0.5).reshape(400, -1)
+    assert 0.4 < erased.any(axis=1).mean() < 0.6
+    assert erased[erased.any(axis=1)].mean() < 0.5  # a patch, not the whole face
+    assert np.array_equal(keras.ops.convert_to_numpy(layer(faces, training=False)), faces)
+
+
+def test_erasing_is_in_the_command_and_bounded() -> None:
+    assert "--erasing 0.25" in TrainConfig(data="d.csv", erasing=0.25).command()
+    assert "--erasing" not in TrainConfig(data="d.csv").command()
+    with pytest.raises(FerError, match="random erasing"):
+        TrainConfig(data="d.csv", erasing=1.5).validate()
