@@ -263,7 +263,7 @@ def test_on_jax_the_augmenting_model_is_jit_compiled(monkeypatch: pytest.MonkeyP
     import keras
 
     from fer_core.architectures import build_model
-    from fer_core.training import compile_model
+    from fer_core.training import compile_model, jit_on_jax
 
     config = TrainConfig(data="unused")
     model = build_model("tiny")
@@ -273,6 +273,11 @@ def test_on_jax_the_augmenting_model_is_jit_compiled(monkeypatch: pytest.MonkeyP
     model = build_model("tiny")
     compile_model(model, config, steps_per_epoch=2)
     assert all(layer.supports_jit for layer in model.layers)  # what Keras' jit_compile="auto" checks
+    resumed = keras.models.clone_model(model)  # like a checkpoint loaded on resume: flags not saved
+    resumed.compile(optimizer="adam", loss="categorical_crossentropy")
+    assert resumed.jit_compile is False
+    jit_on_jax(resumed)
+    assert resumed.jit_compile is True
 
 
 @pytest.mark.parametrize("arch", ["tiny", "mini_xception", "vgg", "vgg_wide"])
