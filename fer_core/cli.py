@@ -228,6 +228,35 @@ def _ensemble(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("ensemble-search")
+def _ensemble_search(args: argparse.Namespace) -> int:
+    from fer_core.config import portable_path
+    from fer_core.ensemble import compare_subsets, member_model_path
+    from fer_core.evaluation import predict_probabilities
+    from fer_core.model_io import load_classifier
+
+    rows = _labelled_split(args.data, args.split)
+    probabilities, parameters = {}, {}
+    for source in args.models:
+        path = member_model_path(source)
+        model = load_classifier(path)
+        name = portable_path(str(path))
+        probabilities[name] = (predict_probabilities(model, rows.images), predict_probabilities(model, rows.images[:, :, ::-1]))
+        parameters[name] = model.count_params()
+    ranked = compare_subsets(probabilities, rows.labels)
+    for row in ranked:
+        row["parameters"] = sum(parameters[name] for name in row["members"])
+    if args.json:
+        _print_json({"split": args.split, "n": len(rows.labels), "compared": len(ranked), "subsets": ranked})
+        return 0
+    print(f"{len(ranked)} subsets compared on {args.split} ({len(rows.labels)} faces); best first "
+          f"(the best of many is a little flattered). A face costs one pass per member, two with flip TTA.")
+    for row in ranked[: args.top]:
+        print(f"  {row['accuracy']:.4f} plain  {row['accuracy_tta']:.4f} flip  {row['parameters'] / 1e6:5.2f} M params  "
+              + " + ".join(row["members"]))
+    return 0
+
+
 @command("predict")
 def _predict(args: argparse.Namespace) -> int:
     from fer_core.images import decode_image
@@ -350,6 +379,13 @@ def build_parser() -> argparse.ArgumentParser:
     ensemble.add_argument("--data", required=True, help="dataset to score the members and the ensemble on")
     ensemble.add_argument("--split", default="PublicTest", help="the selection split (never the independent test split)")
     ensemble.add_argument("--target", help=argparse.SUPPRESS)
+
+    search = sub.add_parser("ensemble-search", help="score every subset of candidate models averaged (plain and flip TTA)")
+    search.add_argument("models", nargs="+", metavar="MODEL", help="run ids/folders (their best.keras) or .keras files")
+    search.add_argument("--data", required=True, help="dataset to score on")
+    search.add_argument("--split", default="PublicTest", help="the selection split (never the independent test split)")
+    search.add_argument("--top", type=int, default=15, help="how many subsets to print")
+    search.add_argument("--json", action="store_true")
     return parser
 
 

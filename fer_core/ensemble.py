@@ -14,8 +14,11 @@ model card can give every command needed to rebuild it.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from pathlib import Path
+
+import numpy as np
 
 from fer_core.config import portable_path
 from fer_core.errors import FerError
@@ -66,3 +69,24 @@ def describe_member(model_path: Path) -> dict:
     """Where a member came from: its file and the training stages (commands) behind it."""
     stages = stages_before(str(model_path))
     return {"model": portable_path(str(model_path)), "stages": stages}
+
+
+def compare_subsets(probabilities: dict[str, tuple[np.ndarray, np.ndarray]], labels: np.ndarray) -> list[dict]:
+    """Accuracy of every subset of candidate models averaged, plain and with flip TTA, best first.
+
+    ``probabilities`` maps a name to its (faces, mirrored faces) probabilities on the selection
+    split, so each model is run once however many subsets it joins. Choosing the best of many
+    subsets on that split flatters the winner a little; the caller reports how many were compared.
+    """
+    names = list(probabilities)
+    rows = []
+    for size in range(1, min(len(names), MAX_MEMBERS) + 1):
+        for subset in itertools.combinations(names, size):
+            plain = np.mean([probabilities[name][0] for name in subset], axis=0)
+            mirrored = np.mean([probabilities[name][1] for name in subset], axis=0)
+            rows.append({
+                "members": list(subset),
+                "accuracy": float(np.mean(plain.argmax(axis=1) == labels)),
+                "accuracy_tta": float(np.mean((plain + mirrored).argmax(axis=1) == labels)),
+            })
+    return sorted(rows, key=lambda row: (-row["accuracy_tta"], -row["accuracy"], len(row["members"])))

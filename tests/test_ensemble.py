@@ -113,3 +113,30 @@ def test_runs_trained_on_other_data_are_not_averaged(finished_run: Path, second_
     with pytest.raises(FerError, match=f"run {second_run.name} was trained or validated on other data"):
         publish_ensemble_of_runs([finished_run, second_run], tmp_path / "default")
     assert not (tmp_path / "default").exists()
+
+
+def test_subsets_are_ranked_by_flip_accuracy_and_averaging_can_beat_each_member() -> None:
+    from fer_core.ensemble import compare_subsets
+
+    labels = np.array([0, 1, 2, 3])
+    confident_right, unsure_wrong = np.eye(7)[[0, 1]] * 0.9 + 0.01, np.eye(7)[[5, 5]] * 0.3 + 0.1
+    a = np.concatenate([confident_right, unsure_wrong])  # right on faces 0-1 only
+    b = np.concatenate([unsure_wrong, np.eye(7)[[2, 3]] * 0.9 + 0.01])  # right on faces 2-3 only
+    rows = compare_subsets({"a": (a, a), "b": (b, b)}, labels)
+    assert [row["members"] for row in rows] == [["a", "b"], ["a"], ["b"]]
+    assert rows[0]["accuracy"] == rows[0]["accuracy_tta"] == 1.0 and rows[1]["accuracy"] == 0.5
+    mirrored_right = np.eye(7)[labels]
+    flipped = compare_subsets({"a": (a, mirrored_right * 10)}, labels)
+    assert flipped[0]["accuracy"] == 0.5 and flipped[0]["accuracy_tta"] == 1.0
+
+
+def test_cli_ensemble_search_scores_every_subset(finished_run: Path, second_run: Path) -> None:
+    data = json.loads((finished_run / "config.json").read_text())["data"]
+    result = run_cli("ensemble-search", str(finished_run), str(second_run), "--data", data, "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["compared"] == 3 and len(report["subsets"]) == 3
+    assert {len(row["members"]) for row in report["subsets"]} == {1, 2}
+    assert all(0 <= row["accuracy"] <= 1 and row["parameters"] > 0 for row in report["subsets"])
+    missing = run_cli("ensemble-search", str(finished_run), "nope.keras", "--data", data)
+    assert missing.returncode != 0 and len(missing.stderr.strip().splitlines()) == 1
