@@ -48,6 +48,9 @@ def stages_before(init_from: str) -> list[dict]:
             raise FerError(f"{metrics_path}: unreadable ({exc})") from None
         stage.update(accuracy=metrics.get("accuracy_no_tta", metrics.get("accuracy")), split=metrics.get("split"),
                      run_id=metrics.get("run_id"))
+        backend = metrics.get("backend", "tensorflow")
+        if backend != "tensorflow":  # e.g. trained with JAX on a GPU machine: the command needs it to repeat
+            stage["command"] = f"KERAS_BACKEND={backend} {stage['command']}"
     return [*stages, stage]
 
 

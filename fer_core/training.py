@@ -389,7 +389,7 @@ def _train(run_dir: Path, resume: bool, stop_flag: dict, log: RunLog) -> str:
             _set_status(run_dir, "finished", epoch=initial_epoch, message="already complete")
             return "finished"
         _set_status(run_dir, "running", message="", epoch=initial_epoch, epochs=config.epochs, batches=steps, started_at=started)
-        log(f"training {config.arch} on {len(x_train)} faces, epochs {initial_epoch + 1}..{config.epochs}")
+        log(f"training {config.arch} on {len(x_train)} faces with Keras on {backend}, epochs {initial_epoch + 1}..{config.epochs}")
         monitor = _make_monitor(run_dir, config, steps, stop_flag, started, log)
         model.fit(
             **fit_inputs((x_train, y_train), val, config, backend=backend, seed=config.seed + initial_epoch),
@@ -417,6 +417,8 @@ def _train(run_dir: Path, resume: bool, stop_flag: dict, log: RunLog) -> str:
 
 def _write_final_metrics(run_dir: Path, config: TrainConfig, log: RunLog) -> None:
     """Evaluate the best model on the validation split so the runs table has honest numbers."""
+    import keras
+
     from fer_core.evaluation import evaluate_model_on_dataset
     from fer_core.model_io import load_classifier
 
@@ -430,6 +432,7 @@ def _write_final_metrics(run_dir: Path, config: TrainConfig, log: RunLog) -> Non
         model = load_classifier(best)
         report = evaluate_model_on_dataset(model, *val, tta=True)
         report["split"] = config.val_split
+        report["backend"] = keras.backend.backend()  # how to repeat the run (JAX on a GPU machine, say)
         write_json_atomic(run_dir / "metrics.json", report)
     except FerError as exc:
         log(f"final evaluation skipped: {exc}")

@@ -50,6 +50,8 @@ def test_cli_train_writes_every_file_then_evaluates(tiny_dataset: Path) -> None:
     assert read_status(run_dir)["state"] == "finished"
     assert [row["epoch"] for row in read_history(run_dir)] == [1.0, 2.0]
     assert TrainConfig.load(run_dir / "config.json").arch == "tiny"
+    assert json.loads((run_dir / "metrics.json").read_text())["backend"] == "tensorflow"
+    assert "with Keras on tensorflow" in (run_dir / "train.log").read_text()
 
     evaluation = run_cli("evaluate", "--data", str(tiny_dataset), "--model", str(run_dir / "best.keras"), "--json", "--tta")
     assert evaluation.returncode == 0, evaluation.stderr[-2000:]
@@ -319,3 +321,15 @@ def test_erasing_is_in_the_command_and_bounded() -> None:
     assert "--erasing" not in TrainConfig(data="d.csv").command()
     with pytest.raises(FerError, match="random erasing"):
         TrainConfig(data="d.csv", erasing=1.5).validate()
+
+
+def test_a_stage_trained_off_tensorflow_carries_its_backend_in_the_command(tmp_path: Path) -> None:
+    from fer_core.lineage import stages_before
+
+    config = TrainConfig(data="d.csv", arch="vgg_wide", epochs=200)
+    (tmp_path / "config.json").write_text(config.to_json())
+    (tmp_path / "metrics.json").write_text(json.dumps({"accuracy_no_tta": 0.66, "split": "PublicTest", "backend": "jax"}))
+    (stage,) = stages_before(str(tmp_path / "best.keras"))
+    assert stage["command"] == f"KERAS_BACKEND=jax {config.command()}" and stage["accuracy"] == 0.66
+    (tmp_path / "metrics.json").write_text(json.dumps({"accuracy_no_tta": 0.66, "split": "PublicTest"}))
+    assert stages_before(str(tmp_path / "best.keras"))[0]["command"] == config.command()  # TensorFlow: as before
