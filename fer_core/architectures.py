@@ -156,8 +156,8 @@ def build_vgg(augment: bool = True, dropout: float = 0.4, erasing: float = 0.0):
     return _vgg("vgg", (32, 64, 128, 256), augment, dropout, erasing)
 
 
-@register("vgg_wide", "the vgg with 1.5x the filters (48-384), ~3.6M parameters, 2.2x the compute: for a GPU")
+@register("vgg_wide", "the vgg with 1.5x the filters (48-384), ~3.5M parameters, 2.2x the compute: for a GPU")
 def build_vgg_wide(augment: bool = True, dropout: float = 0.4, erasing: float = 0.0):
-    """Width, not depth: at 48x48 a fifth pooling block would leave 1x1 maps. One face
-    still classifies within the live budget on a CPU (measured in the model card)."""
+    """Width, not depth: at 48x48 a fifth pooling block would leave 1x1 maps. One face still
+    fits the live budget on a CPU: 1.33 ms quantised here (vgg: 0.60 ms), 2.7 ms with flip TTA."""
     return _vgg("vgg_wide", (48, 96, 192, 384), augment, dropout, erasing)
