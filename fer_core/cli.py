@@ -251,9 +251,10 @@ def _ensemble_search(args: argparse.Namespace) -> int:
         return 0
     print(f"{len(ranked)} subsets compared on {args.split} ({len(rows.labels)} faces); best first "
           f"(the best of many is a little flattered). A face costs one pass per member, two with flip TTA.")
+    labels = {name: Path(name).parent.name if Path(name).name == "best.keras" else name for name in probabilities}
     for row in ranked[: args.top]:
         print(f"  {row['accuracy']:.4f} plain  {row['accuracy_tta']:.4f} flip  {row['parameters'] / 1e6:5.2f} M params  "
-              + " + ".join(row["members"]))
+              + " + ".join(labels[name] for name in row["members"]))
     return 0
 
 

@@ -138,5 +138,8 @@ def test_cli_ensemble_search_scores_every_subset(finished_run: Path, second_run:
     assert report["compared"] == 3 and len(report["subsets"]) == 3
     assert {len(row["members"]) for row in report["subsets"]} == {1, 2}
     assert all(0 <= row["accuracy"] <= 1 and row["parameters"] > 0 for row in report["subsets"])
+    text = run_cli("ensemble-search", str(finished_run), str(second_run), "--data", data, "--top", "1")
+    assert text.returncode == 0 and text.stdout.startswith("3 subsets compared on PublicTest")
+    assert len(text.stdout.strip().splitlines()) == 2 and "best.keras" not in text.stdout  # runs named by folder
     missing = run_cli("ensemble-search", str(finished_run), "nope.keras", "--data", data)
     assert missing.returncode != 0 and len(missing.stderr.strip().splitlines()) == 1
