@@ -202,20 +202,26 @@ def copy_weights_by_name(source, target) -> int:
     return copied
 
 
+def build_configured_model(config: TrainConfig):
+    """The config's network, freshly initialised, with its augmentation, dropout and erasing:
+    one place, so a new training knob cannot reach the trained net but not its float32 copy."""
+    from fer_core.architectures import build_model
+
+    return build_model(config.arch, augment=config.augment, dropout=config.dropout, erasing=config.erasing)
+
+
 def float32_copy(model, config: TrainConfig):
     """The model rebuilt with float32 layers and the same weights (mixed-precision weights are
     float32 already): ``best.keras`` is what Evaluate, publish, TFLite export and Live load,
     and a bf16 layer there would run slower and quantise differently from what was measured."""
     import keras
 
-    from fer_core.architectures import build_model
-
     if config.precision == "float32":
         return model
     previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy("float32")
     try:
-        copy = build_model(config.arch, augment=config.augment, dropout=config.dropout, erasing=config.erasing)
+        copy = build_configured_model(config)
     finally:
         keras.mixed_precision.set_global_policy(previous)
     copy.set_weights(model.get_weights())
@@ -364,10 +370,8 @@ def _train(run_dir: Path, resume: bool, stop_flag: dict, log: RunLog) -> str:
                 model = keras.models.load_model(checkpoint, safe_mode=True)
                 jit_on_jax(model)
             else:
-                from fer_core.architectures import build_model
-
                 history = []
-                model = build_model(config.arch, augment=config.augment, dropout=config.dropout, erasing=config.erasing)
+                model = build_configured_model(config)
                 if config.init_from:  # same weights, this config's dropout/augmentation, fresh schedule
                     from fer_core.ensemble import ensemble_members
                     from fer_core.lineage import write_lineage
