@@ -78,6 +78,9 @@ class TrainConfig:
             problems.append("dropout must be in [0, 1)")
         if not 0 <= self.erasing <= 1:
             problems.append("random erasing must be in [0, 1]")
+        if self.erasing and not self.augment:
+            # The erasing layer sits in the augmentation block, so it would be recorded but never run.
+            problems.append("random erasing needs augmentation (drop --no-augment or --erasing)")
         if self.sample_per_class < 0:
             problems.append("sample per class must be 0 (all) or positive")
         if not self.data:

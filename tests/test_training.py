@@ -321,6 +321,8 @@ def test_erasing_is_in_the_command_and_bounded() -> None:
     assert "--erasing" not in TrainConfig(data="d.csv").command()
     with pytest.raises(FerError, match="random erasing"):
         TrainConfig(data="d.csv", erasing=1.5).validate()
+    with pytest.raises(FerError, match="needs augmentation"):
+        TrainConfig(data="d.csv", erasing=0.5, augment=False).validate()
 
 
 def test_a_stage_trained_off_tensorflow_carries_its_backend_in_the_command(tmp_path: Path) -> None:
