@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from fer_core.errors import FerError
+from fer_core.tta import TTA_LABELS, TTA_MODES
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -169,7 +170,8 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.json:
         _print_json(report)
     else:
-        print(f"{report['model']} on {args.usage} ({report['n']} faces{', flip TTA' if args.tta else ''}): accuracy {report['accuracy']:.4f}")
+        tta = f", {TTA_LABELS[args.tta]}" if args.tta != "none" else ""
+        print(f"{report['model']} on {args.usage} ({report['n']} faces{tta}): accuracy {report['accuracy']:.4f}")
         for name, values in report["per_class"].items():
             print(f"  {name:9s} precision {values['precision']:.3f} recall {values['recall']:.3f} f1 {values['f1']:.3f} n={values['support']}")
     return 0
@@ -224,7 +226,8 @@ def _ensemble(args: argparse.Namespace) -> int:
     metrics = json.loads((target / "metrics.json").read_text())
     alone = ", ".join(f"{m['accuracy']:.4f}" for m in json.loads((target / "ensemble.json").read_text()))
     print(f"published an ensemble of {len(args.members)} models to {target}: {args.split} accuracy "
-          f"{metrics['accuracy_no_tta']:.4f} ({metrics['accuracy_tta']:.4f} with flip TTA); members alone {alone}")
+          f"{metrics['accuracy_no_tta']:.4f} ({metrics['accuracy_tta']:.4f} with flip TTA, {metrics['accuracy_flip_zoom_tta']:.4f} "
+          f"flip-zoom); members alone {alone}")
     return 0
 
 
@@ -241,7 +244,7 @@ def _ensemble_search(args: argparse.Namespace) -> int:
         path = member_model_path(source)
         model = load_classifier(path)
         name = portable_path(str(path))
-        probabilities[name] = (predict_probabilities(model, rows.images), predict_probabilities(model, rows.images[:, :, ::-1]))
+        probabilities[name] = {mode: predict_probabilities(model, rows.images, tta=mode) for mode in TTA_MODES}
         parameters[name] = model.count_params()
     ranked = compare_subsets(probabilities, rows.labels)
     for row in ranked:
@@ -250,10 +253,11 @@ def _ensemble_search(args: argparse.Namespace) -> int:
         _print_json({"split": args.split, "n": len(rows.labels), "compared": len(ranked), "subsets": ranked})
         return 0
     print(f"{len(ranked)} subsets compared on {args.split} ({len(rows.labels)} faces); best first "
-          f"(the best of many is a little flattered). A face costs one pass per member, two with flip TTA.")
+          f"(the best of many is a little flattered). A face costs one pass per member, two with flip TTA, six with flip-zoom.")
     labels = {name: Path(name).parent.name if Path(name).name == "best.keras" else name for name in probabilities}
     for row in ranked[: args.top]:
-        print(f"  {row['accuracy']:.4f} plain  {row['accuracy_tta']:.4f} flip  {row['parameters'] / 1e6:5.2f} M params  "
+        print(f"  {row['accuracy']:.4f} plain  {row['accuracy_tta']:.4f} flip  {row['accuracy_flip_zoom_tta']:.4f} flip-zoom  "
+              f"{row['parameters'] / 1e6:5.2f} M params  "
               + " + ".join(labels[name] for name in row["members"]))
     return 0
 
@@ -298,6 +302,13 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 # --------------------------------------------------------------------------- parser
+
+
+TTA_ARGUMENT = {
+    "nargs": "?", "const": "flip", "default": "none", "choices": TTA_MODES,
+    "help": "test-time augmentation: flip (the default with a bare --tta) averages each face with its mirror image; "
+            "flip-zoom also at 0.9x and 1.1x scale (six passes)",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -350,14 +361,14 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--data", required=True)
     evaluate.add_argument("--usage", default="PublicTest", help="split to evaluate on (PublicTest, PrivateTest, Training)")
     evaluate.add_argument("--model", help="a .keras file (default: the shipped default model)")
-    evaluate.add_argument("--tta", action="store_true", help="average with the horizontally flipped face")
+    evaluate.add_argument("--tta", **TTA_ARGUMENT)
     evaluate.add_argument("--json", action="store_true")
 
     predict_csv = sub.add_parser("predict-csv", help="predict labels for a Kaggle-style test.csv (pixels only)")
     predict_csv.add_argument("--data", required=True)
     predict_csv.add_argument("--out", required=True)
     predict_csv.add_argument("--model")
-    predict_csv.add_argument("--tta", action="store_true")
+    predict_csv.add_argument("--tta", **TTA_ARGUMENT)
 
     predict = sub.add_parser("predict", help="find faces in images and classify them")
     predict.add_argument("images", nargs="+")

@@ -24,6 +24,7 @@ from fer_core.config import portable_path
 from fer_core.errors import FerError
 from fer_core.labels import IMAGE_SIZE
 from fer_core.lineage import stages_before
+from fer_core.tta import TTA_MODES
 
 ENSEMBLE_FILE = "ensemble.json"
 MAX_MEMBERS = 5  # each member adds its full latency to every face on the live path
@@ -71,22 +72,27 @@ def describe_member(model_path: Path) -> dict:
     return {"model": portable_path(str(model_path)), "stages": stages}
 
 
-def compare_subsets(probabilities: dict[str, tuple[np.ndarray, np.ndarray]], labels: np.ndarray) -> list[dict]:
-    """Accuracy of every subset of candidate models averaged, plain and with flip TTA, best first.
+def compare_subsets(probabilities: dict[str, dict[str, np.ndarray]], labels: np.ndarray) -> list[dict]:
+    """Accuracy of every subset of candidate models averaged, with each TTA mode, best first
+    by flip TTA (what the live path can afford for two nets).
 
-    ``probabilities`` maps a name to its (faces, mirrored faces) probabilities on the selection
-    split, so each model is run once however many subsets it joins. Choosing the best of many
-    subsets on that split flatters the winner a little; the caller reports how many were compared.
+    ``probabilities`` maps a name to its probabilities on the selection split per TTA mode, so
+    each model is run once however many subsets it joins (averaging members and averaging views
+    commute). Choosing the best of many subsets on that split flatters the winner a little;
+    the caller reports how many were compared.
     """
     names = list(probabilities)
     rows = []
     for size in range(1, min(len(names), MAX_MEMBERS) + 1):
         for subset in itertools.combinations(names, size):
-            plain = np.mean([probabilities[name][0] for name in subset], axis=0)
-            mirrored = np.mean([probabilities[name][1] for name in subset], axis=0)
+            accuracy = {
+                mode: float(np.mean(np.mean([probabilities[name][mode] for name in subset], axis=0).argmax(axis=1) == labels))
+                for mode in TTA_MODES
+            }
             rows.append({
                 "members": list(subset),
-                "accuracy": float(np.mean(plain.argmax(axis=1) == labels)),
-                "accuracy_tta": float(np.mean((plain + mirrored).argmax(axis=1) == labels)),
+                "accuracy": accuracy["none"],
+                "accuracy_tta": accuracy["flip"],
+                "accuracy_flip_zoom_tta": accuracy["flip-zoom"],
             })
     return sorted(rows, key=lambda row: (-row["accuracy_tta"], -row["accuracy"], len(row["members"])))

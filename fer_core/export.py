@@ -142,7 +142,8 @@ def publish_ensemble(sources: list[str], data: str, target_dir: Path, validation
     for path, member in zip(paths, models, strict=True):
         report = evaluate_model_on_dataset(member, *validation, tta=True)
         members.append({**describe_member(path), "arch": member.name, "accuracy": report["accuracy_no_tta"],
-                        "accuracy_tta": report["accuracy_tta"], "split": split})
+                        "accuracy_tta": report["accuracy_tta"], "accuracy_flip_zoom_tta": report["accuracy_flip_zoom_tta"],
+                        "split": split})
     arches = sorted({member["arch"] for member in members})
     about = {"arch": f"ensemble of {len(members)} ({', '.join(arches)})", "run_id": " + ".join(_member_run_id(member) for member in members)}
     command = " ".join(["python -m fer_core ensemble", f"--data {portable_path(data)}", f"--split {split}",

@@ -9,7 +9,8 @@ from fer_core.config import portable_path
 from fer_core.ensemble import ENSEMBLE_FILE
 from fer_core.labels import CLASS_NAMES
 from fer_core.lineage import read_lineage
-from fer_core.live_inference import LATENCY_BUDGET_MS
+from fer_core.live_inference import LATENCY_BUDGET_MS, variant_tta
+from fer_core.tta import TTA_LABELS
 
 
 def _confusion_table(matrix: list[list[int]]) -> str:
@@ -33,7 +34,7 @@ def measure_latency(model_dir: Path) -> dict[str, float]:
     face = np.zeros((1, 48, 48), np.float32)
     metrics_path = model_dir / "metrics.json"
     variants = json.loads(metrics_path.read_text()).get("live_variants", []) if metrics_path.is_file() else []
-    timed = {row["file"]: row["latency_ms"] for row in variants if not row["flip_tta"]}
+    timed = {row["file"]: row["latency_ms"] for row in variants if variant_tta(row) == "none"}
 
     def tflite_ms(name: str) -> float:
         if name in timed:
@@ -81,7 +82,8 @@ def render_model_card(model_dir: Path, *, command: str, latency: dict | None = N
     if members:
         stage_lines += "\n- Members (each trained with the commands listed under it, in order; `<member N>` above is the model its last command made):\n"
         stage_lines += "\n".join(
-            f"  {number}. {member['arch']}, {member['accuracy']:.2%} alone ({member['accuracy_tta']:.2%} with flip TTA):\n"
+            f"  {number}. {member['arch']}, {member['accuracy']:.2%} alone ({member['accuracy_tta']:.2%} with flip TTA"
+            + (f", {member['accuracy_flip_zoom_tta']:.2%} flip-zoom" if "accuracy_flip_zoom_tta" in member else "") + "):\n"
             + _stage_list(member["stages"], "     ")
             for number, member in enumerate(members, start=1)
         )
@@ -89,7 +91,7 @@ def render_model_card(model_dir: Path, *, command: str, latency: dict | None = N
     if metrics.get("live_variants"):
         choice = metrics["live_inference"]
         rows = "\n".join(
-            f"| `{row['file']}` | {'yes' if row['flip_tta'] else 'no'} | {row['accuracy']:.2%} | {row['latency_ms']:.2f} ms |"
+            f"| `{row['file']}` | {TTA_LABELS[variant_tta(row)]} | {row['accuracy']:.2%} | {row['latency_ms']:.2f} ms |"
             for row in metrics["live_variants"]
         )
         live_section = f"""
@@ -97,12 +99,13 @@ def render_model_card(model_dir: Path, *, command: str, latency: dict | None = N
 
 Measured at publish time on the same {metrics['n']} PublicTest faces (accuracy) and one face (median latency):
 
-| file | flip averaging | accuracy | latency |
+| file | test-time augmentation | accuracy | latency |
 |---|---|---|---|
 {rows}
 
-Live and Photos use **`{choice['file']}`{' with flip averaging' if choice['flip_tta'] else ''}**: the most accurate
-variant within the {LATENCY_BUDGET_MS:g} ms single-face budget.
+Live and videos use **`{choice['file']}`, {TTA_LABELS[variant_tta(choice)]}**: the most accurate
+variant within the {LATENCY_BUDGET_MS:g} ms single-face budget. Photo stills use the same file with
+flip-zoom TTA (the Photos page's "Thorough stills", on by default): a still can afford six passes.
 """
     command_label = (
         "Command (averages the members' probabilities into one model and publishes it)" if members
@@ -111,6 +114,10 @@ variant within the {LATENCY_BUDGET_MS:g} ms single-face budget.
     config_line = ""
     if config:
         config_line = "- Config: " + ", ".join(f"{k}={portable_path(v) if k == 'init_from' and v else v}" for k, v in config.items() if k != "data") + "\n"
+    zoom_row = ""
+    if "accuracy_flip_zoom_tta" in metrics:
+        zoom_row = (f"| flip-zoom TTA (mirror x 0.9/1.0/1.1 zoom, six passes) | **{metrics['accuracy_flip_zoom_tta']:.2%}** | "
+                    f"{metrics['flip_zoom_tta_report']['macro_f1']:.3f} |\n")
     latency_lines = ""
     if latency:
         latency_lines = "\n".join(f"- {label}: **{value:.2f} ms**" for label, value in latency.items())
@@ -126,7 +133,7 @@ against the Keras model on 256 PublicTest faces: {json.dumps({k: round(v['top1_a
 |---|---|---|
 | plain | **{metrics['accuracy_no_tta']:.2%}** | {metrics['macro_f1']:.3f} |
 | horizontal-flip TTA | **{metrics['accuracy_tta']:.2%}** | {metrics['tta_report']['macro_f1']:.3f} |
-
+{zoom_row}
 Per class (plain):
 
 | class | precision | recall | F1 | support |

@@ -122,34 +122,41 @@ class Predictor:
         return [FaceResult(box, probs, crop) for box, probs, crop in zip(boxes, probabilities, crops, strict=True)]
 
 
-def load_fast_classifier(model_path: Path) -> Classifier:
+def load_fast_classifier(model_path: Path, tta: str | None = None) -> Classifier:
     """The live classifier for a model: the variant its ``metrics.json`` chose at publish time
     (see ``live_inference``), else a verified ``model_float.tflite`` beside it (fast, and
-    untouched by Keras' global state), else the Keras model in a tf.function."""
+    untouched by Keras' global state), else the Keras model in a tf.function.
+
+    ``tta`` overrides the chosen variant's test-time augmentation: stills can afford
+    ``flip-zoom`` (six passes, ~1.2 points over flip) where video frames cannot.
+    """
+    from fer_core.live_inference import variant_tta
     from fer_core.model_io import FastClassifier, load_classifier
+    from fer_core.tta import with_tta
 
     model_path = Path(model_path)
     choice = _published_live_choice(model_path)
+    tta = tta or (variant_tta(choice) if choice else "none")
     tflite = model_path.with_name(choice["file"] if choice else "model_float.tflite")
     if tflite.exists() and tflite.stat().st_mtime >= model_path.stat().st_mtime - 60:
         from fer_core.export import TFLiteClassifier
-        from fer_core.live_inference import FlipAveraged
 
-        classifier = TFLiteClassifier(tflite)
-        return FlipAveraged(classifier) if choice and choice.get("flip_tta") else classifier
-    return FastClassifier(load_classifier(model_path))
+        return with_tta(TFLiteClassifier(tflite), tta)
+    return with_tta(FastClassifier(load_classifier(model_path)), tta)
 
 
 def _published_live_choice(model_path: Path) -> dict | None:
     import json
 
-    from fer_core.live_inference import VARIANT_FILES
+    from fer_core.live_inference import VARIANT_FILES, variant_tta
+    from fer_core.tta import TTA_MODES
 
     try:
         choice = json.loads(model_path.with_name("metrics.json").read_text()).get("live_inference")
     except (OSError, ValueError, AttributeError):
         return None
-    return choice if isinstance(choice, dict) and choice.get("file") in VARIANT_FILES else None
+    trusted = isinstance(choice, dict) and choice.get("file") in VARIANT_FILES and variant_tta(choice) in TTA_MODES
+    return choice if trusted else None
 
 
 def describe_live_classifier(model_path: Path) -> str:
@@ -157,6 +164,10 @@ def describe_live_classifier(model_path: Path) -> str:
     choice = _published_live_choice(Path(model_path))
     if choice is None:
         return "Classifier: the model's float TFLite copy if present, else the Keras model called directly."
-    flip = " with flip averaging" if choice.get("flip_tta") else ""
-    return (f"Classifier: `{choice['file']}`{flip}, chosen at publish time: {choice['accuracy']:.1%} on PublicTest, "
+    from fer_core.live_inference import variant_tta
+    from fer_core.tta import TTA_LABELS
+
+    mode = variant_tta(choice)
+    tta = f" with {TTA_LABELS[mode]}" if mode != "none" else ""
+    return (f"Classifier: `{choice['file']}`{tta}, chosen at publish time: {choice['accuracy']:.1%} on PublicTest, "
             f"{choice['latency_ms']:.1f} ms per face.")

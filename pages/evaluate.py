@@ -10,6 +10,7 @@ from fer_core.data import FerDataset
 from fer_core.errors import FerError
 from fer_core.evaluation import classification_report, predict_probabilities
 from fer_core.labels import CLASS_NAMES
+from fer_core.tta import TTA_LABELS, TTA_MODES
 from ui.bootstrap import bootstrap
 from ui.dataset import dataset_sidebar
 from ui.models import load_model, model_sidebar
@@ -30,7 +31,9 @@ if not dataset.has_labels:
 cols = st.columns([2, 1])
 default_split = dataset.split_names.index("PublicTest") if "PublicTest" in dataset.split_names else 0
 split = cols[0].selectbox("Split", dataset.split_names, index=default_split, key="eval_split")
-tta = cols[1].toggle("Flip test-time augmentation", False, key="eval_tta", help="Average each face with its mirror image.")
+tta = cols[1].selectbox("Test-time augmentation", TTA_MODES, key="eval_tta", format_func=TTA_LABELS.get,
+                        help="Average each face's probabilities over views of it: its mirror image (flip, two passes), "
+                             "or the mirror and 0.9x/1.1x zoom (flip-zoom, six passes).")
 if split == "PrivateTest":
     st.warning("PrivateTest is the independent test set: report on it once, never choose models or settings by it.")
 elif split == "Training":
@@ -39,7 +42,7 @@ elif split == "Training":
 
 @st.cache_data(show_spinner="Classifying faces…", max_entries=8)
 def _probabilities(
-    model_file: str, modified: float, data_file: str, data_modified: float, split: str, tta: bool, _dataset: FerDataset,  # noqa: ARG001
+    model_file: str, modified: float, data_file: str, data_modified: float, split: str, tta: str, _dataset: FerDataset,  # noqa: ARG001
 ) -> np.ndarray:
     """Keyed by model and dataset file (path + mtime), split and TTA; the dataset itself is not hashed."""
     return predict_probabilities(load_model(model_file, modified), _dataset.split(split).images, tta=tta)
@@ -60,7 +63,7 @@ cols[0].metric("Accuracy", f"{report['accuracy']:.2%}")
 cols[1].metric("Macro F1", f"{report['macro_f1']:.3f}")
 cols[2].metric("Faces", f"{report['n']:,}")
 cols[3].metric("Chance (majority class)", f"{np.bincount(rows.labels, minlength=7).max() / len(rows):.1%}")
-st.caption(f"{model_label} on {source.path.name} / {split}" + (" with flip TTA" if tta else ""))
+st.caption(f"{model_label} on {source.path.name} / {split}" + (f" with {TTA_LABELS[tta]}" if tta != "none" else ""))
 
 st.subheader("Per class")
 st.plotly_chart(charts.per_class_metrics_figure(report["per_class"]), key="per_class")

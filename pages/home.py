@@ -29,12 +29,15 @@ st.subheader("Default model")
 metrics_path = DEFAULT_MODEL_DIR / "metrics.json"
 if metrics_path.exists():
     metrics = json.loads(metrics_path.read_text())
-    cols = st.columns(4)
+    cols = st.columns(5)
     cols[0].metric("PublicTest accuracy", f"{metrics.get('accuracy', 0):.1%}")
     if "accuracy_tta" in metrics:
-        cols[1].metric("with flip TTA", f"{metrics['accuracy_tta']:.1%}")
-    cols[2].metric("Architecture", metrics.get("arch", "?"))
-    cols[3].metric("Parameters", f"{metrics.get('parameters', 0):,}")
+        cols[1].metric("with flip TTA", f"{metrics['accuracy_tta']:.1%}", help="Live: each face averaged with its mirror image.")
+    if "accuracy_flip_zoom_tta" in metrics:
+        cols[2].metric("with flip-zoom TTA", f"{metrics['accuracy_flip_zoom_tta']:.1%}",
+                       help="Photos: each face averaged over its mirror image and 0.9x/1.1x zoom (six passes).")
+    cols[3].metric("Architecture", metrics.get("arch", "?"))
+    cols[4].metric("Parameters", f"{metrics.get('parameters', 0):,}")
     card = DEFAULT_MODEL_DIR / "model_card.md"
     if card.exists():
         with st.expander("Model card"):

@@ -22,10 +22,15 @@ st.title("Photos & video")
 chosen = model_sidebar(live=True)
 detector = st.sidebar.selectbox("Face detector", list(DETECTORS), index=list(DETECTORS).index("blazeface"), key="photo_detector",
                                 help=DETECTOR_HELP)
+thorough = st.sidebar.toggle("Thorough stills", True, key="photo_thorough",
+                             help="Average each face over six views (mirror image and 0.9x/1.1x zoom): about 1.2 points "
+                                  "more accurate on PublicTest than the live setting, at six passes per face. Videos "
+                                  "always use the live setting.")
 if chosen is None:
     st.stop()
 model_label, model_path = chosen
-predictor = session_predictor(model_path, detector, slot="photo_predictor")
+predictor = session_predictor(model_path, detector, slot="photo_predictor", tta="flip-zoom" if thorough else None)
+video_predictor = session_predictor(model_path, detector, slot="video_predictor") if thorough else predictor
 keras_model = load_model(str(model_path), model_path.stat().st_mtime)
 
 photos_tab, camera_tab, video_tab = st.tabs(["Upload photos", "Camera snapshot", "Video file"])
@@ -73,7 +78,7 @@ with video_tab:
             path.write_bytes(video.getvalue())
             progress = st.progress(0.0, text="Analysing…")
             try:
-                analysis = analyse_video(path, predictor, every_nth=every_nth, smoothing=smoothing,
+                analysis = analyse_video(path, video_predictor, every_nth=every_nth, smoothing=smoothing,
                                          on_progress=lambda share: progress.progress(share, text=f"Analysing… {share:.0%}"))
             except FerError as exc:
                 st.error(str(exc))

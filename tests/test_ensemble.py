@@ -122,12 +122,13 @@ def test_subsets_are_ranked_by_flip_accuracy_and_averaging_can_beat_each_member(
     confident_right, unsure_wrong = np.eye(7)[[0, 1]] * 0.9 + 0.01, np.eye(7)[[5, 5]] * 0.3 + 0.1
     a = np.concatenate([confident_right, unsure_wrong])  # right on faces 0-1 only
     b = np.concatenate([unsure_wrong, np.eye(7)[[2, 3]] * 0.9 + 0.01])  # right on faces 2-3 only
-    rows = compare_subsets({"a": (a, a), "b": (b, b)}, labels)
+    rows = compare_subsets({"a": dict.fromkeys(("none", "flip", "flip-zoom"), a), "b": dict.fromkeys(("none", "flip", "flip-zoom"), b)}, labels)
     assert [row["members"] for row in rows] == [["a", "b"], ["a"], ["b"]]
-    assert rows[0]["accuracy"] == rows[0]["accuracy_tta"] == 1.0 and rows[1]["accuracy"] == 0.5
-    mirrored_right = np.eye(7)[labels]
-    flipped = compare_subsets({"a": (a, mirrored_right * 10)}, labels)
-    assert flipped[0]["accuracy"] == 0.5 and flipped[0]["accuracy_tta"] == 1.0
+    assert rows[0]["accuracy"] == rows[0]["accuracy_tta"] == rows[0]["accuracy_flip_zoom_tta"] == 1.0 and rows[1]["accuracy"] == 0.5
+    right = np.eye(7)[labels]
+    by_mode = compare_subsets({"a": {"none": a, "flip": a, "flip-zoom": right}, "b": {"none": b, "flip": right, "flip-zoom": b}}, labels)
+    assert [row["members"] for row in by_mode] == [["a", "b"], ["b"], ["a"]]  # b before a: ranked by flip, the live setting
+    assert [row["accuracy_flip_zoom_tta"] for row in by_mode if row["members"] == ["a"]] == [1.0]
 
 
 def test_cli_ensemble_search_scores_every_subset(finished_run: Path, second_run: Path) -> None:
@@ -137,7 +138,7 @@ def test_cli_ensemble_search_scores_every_subset(finished_run: Path, second_run:
     report = json.loads(result.stdout)
     assert report["compared"] == 3 and len(report["subsets"]) == 3
     assert {len(row["members"]) for row in report["subsets"]} == {1, 2}
-    assert all(0 <= row["accuracy"] <= 1 and row["parameters"] > 0 for row in report["subsets"])
+    assert all(0 <= row["accuracy"] <= 1 and 0 <= row["accuracy_flip_zoom_tta"] <= 1 and row["parameters"] > 0 for row in report["subsets"])
     text = run_cli("ensemble-search", str(finished_run), str(second_run), "--data", data, "--top", "1")
     assert text.returncode == 0 and text.stdout.startswith("3 subsets compared on PublicTest")
     assert len(text.stdout.strip().splitlines()) == 2 and "best.keras" not in text.stdout  # runs named by folder

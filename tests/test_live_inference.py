@@ -1,15 +1,18 @@
-"""Choosing the live classifier variant: flip averaging and the latency-bounded choice."""
+"""Test-time augmentation views and choosing the live classifier variant within the latency budget."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from conftest import random_faces
 
-from fer_core.live_inference import FlipAveraged, choose_variant
+from fer_core.errors import FerError
+from fer_core.live_inference import choose_variant, variant_tta
+from fer_core.tta import ViewAveraged, views, with_tta, zoomed
 
 
 def row(file: str, flip: bool, accuracy: float, latency: float) -> dict:
-    return {"file": file, "flip_tta": flip, "accuracy": accuracy, "latency_ms": latency}
+    return {"file": file, "tta": "flip" if flip else "none", "accuracy": accuracy, "latency_ms": latency}
 
 
 def test_the_most_accurate_variant_within_the_budget_wins() -> None:
@@ -35,7 +38,7 @@ def test_flip_averaging_is_the_mean_over_the_face_and_its_mirror() -> None:
         return p
 
     faces = random_faces(3).astype(np.float32)
-    averaged = FlipAveraged(left_heavy)(faces)
+    averaged = ViewAveraged(left_heavy, "flip")(faces)
     expected = (left_heavy(faces) + left_heavy(faces[:, :, ::-1])) / 2
     np.testing.assert_allclose(averaged, expected, rtol=1e-6)
     np.testing.assert_allclose(averaged[:, 0], 0.5, rtol=1e-6)  # mirroring swaps the halves
@@ -51,7 +54,42 @@ def test_the_live_pages_name_the_published_choice_and_fall_back_without_one(tmp_
     choice = row("model_quant.tflite", True, 0.6432, 1.21)
     (tmp_path / "metrics.json").write_text(json.dumps({"live_inference": choice}))
     assert describe_live_classifier(model) == (
-        "Classifier: `model_quant.tflite` with flip averaging, chosen at publish time: 64.3% on PublicTest, 1.2 ms per face."
+        "Classifier: `model_quant.tflite` with flip TTA, chosen at publish time: 64.3% on PublicTest, 1.2 ms per face."
     )
+    (tmp_path / "metrics.json").write_text(json.dumps({"live_inference": {**choice, "tta": "sixteen-crops"}}))
+    assert "float TFLite copy" in describe_live_classifier(model)  # an unknown mode is not trusted either
     (tmp_path / "metrics.json").write_text(json.dumps({"live_inference": {**choice, "file": "../../etc/passwd"}}))
     assert "float TFLite copy" in describe_live_classifier(model)  # only the two shipped file names are trusted
+
+
+def test_zoom_scales_a_face_about_its_centre() -> None:
+    face = np.zeros((1, 48, 48), np.float32)
+    face[0, 14:34, 14:34] = 255  # a bright 20-pixel square in the middle
+    np.testing.assert_allclose(zoomed(face, 1.0), face)
+    width = {scale: (zoomed(face, scale)[0, 24] > 127).sum() for scale in (0.9, 1.1)}
+    assert width == {0.9: 18, 1.1: 22}
+    assert (zoomed(face, 1.1)[0, 24, :24] > 127).sum() == (zoomed(face, 1.1)[0, 24, 24:] > 127).sum()  # still centred
+
+
+def test_flip_zoom_averages_six_views_and_none_is_the_classifier_itself() -> None:
+    faces = random_faces(2).astype(np.float32)
+    six = views(faces, "flip-zoom")
+    assert len(six) == 6 and len(views(faces, "flip")) == 2
+    np.testing.assert_array_equal(six[0], faces)
+    np.testing.assert_array_equal(six[1], faces[:, :, ::-1])
+    np.testing.assert_array_equal(six[3], six[2][:, :, ::-1])
+
+    def mean_brightness(batch: np.ndarray) -> np.ndarray:
+        return np.repeat(np.asarray(batch, np.float32).mean(axis=(1, 2))[:, None], 7, axis=1)
+
+    expected = np.mean([mean_brightness(view) for view in six], axis=0)
+    np.testing.assert_allclose(with_tta(mean_brightness, "flip-zoom")(faces), expected, rtol=1e-6)
+    assert with_tta(mean_brightness, "none") is mean_brightness
+    with pytest.raises(FerError, match="unknown test-time augmentation"):
+        with_tta(mean_brightness, "ten-crop")
+
+
+def test_models_published_before_zoom_tta_keep_their_flip_choice() -> None:
+    assert variant_tta({"file": "model_quant.tflite", "flip_tta": True}) == "flip"
+    assert variant_tta({"file": "model_quant.tflite", "flip_tta": False}) == "none"
+    assert variant_tta(row("model_quant.tflite", True, 0.6, 1.2)) == "flip"

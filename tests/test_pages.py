@@ -134,6 +134,8 @@ def test_evaluate_page_reports_metrics_for_a_run_model(finished_run: Path, small
     assert labels["Faces"] == "14"
     assert 0 <= float(labels["Accuracy"].rstrip("%")) <= 100
     assert len(app.get("plotly_chart")) == 2
+    app.selectbox(key="eval_tta").set_value("flip-zoom").run()
+    assert not app.exception and any(c.value.endswith("with flip-zoom TTA") for c in app.caption)
 
 
 class FakeStreamState:
@@ -212,3 +214,7 @@ def test_live_page_reads_turn_servers_from_the_environment(finished_run: Path, c
 def test_photos_page_renders_its_three_tabs(finished_run: Path) -> None:
     app = run_page("photos", timeout=180)
     assert [t.label for t in app.tabs] == ["Upload photos", "Camera snapshot", "Video file"]
+    stills, video = app.session_state["photo_predictor"][1], app.session_state["video_predictor"][1]
+    assert stills.classifier.mode == "flip-zoom" and getattr(video.classifier, "mode", "none") != "flip-zoom"
+    app.sidebar.toggle(key="photo_thorough").set_value(False).run()
+    assert getattr(app.session_state["photo_predictor"][1].classifier, "mode", "none") != "flip-zoom"  # the live setting

@@ -56,7 +56,7 @@ def test_cli_train_writes_every_file_then_evaluates(tiny_dataset: Path) -> None:
     evaluation = run_cli("evaluate", "--data", str(tiny_dataset), "--model", str(run_dir / "best.keras"), "--json", "--tta")
     assert evaluation.returncode == 0, evaluation.stderr[-2000:]
     report = json.loads(evaluation.stdout)
-    assert report["n"] == 28
+    assert report["n"] == 28 and report["tta"] == "flip"  # a bare --tta keeps its old meaning
     assert set(report["per_class"]) == {"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"}
     assert np.array(report["confusion"]).shape == (7, 7) and np.array(report["confusion"]).sum() == 28
     assert set(report["per_class"]["angry"]) == {"precision", "recall", "f1", "support"}
@@ -148,15 +148,17 @@ def test_publish_writes_a_verified_default_with_metrics_and_card(finished_run: P
     card = (target / "model_card.md").read_text()
     assert "Accuracy on FER2013 PublicTest (14 faces" in card and "python -m fer_core train" in card
     variants = metrics["live_variants"]
-    assert {(v["file"], v["flip_tta"]) for v in variants} == {(f, t) for f in ("model_float.tflite", "model_quant.tflite") for t in (False, True)}
-    assert metrics["live_inference"] in variants and "Live and Photos use" in card
+    modes = ("none", "flip", "flip-zoom")
+    assert {(v["file"], v["tta"]) for v in variants} == {(f, t) for f in ("model_float.tflite", "model_quant.tflite") for t in modes}
+    assert metrics["live_inference"] in variants and "Live and videos use" in card
+    assert 0 <= metrics["accuracy_flip_zoom_tta"] <= 1 and "| flip-zoom TTA" in card
 
-    from fer_core.live_inference import FlipAveraged
     from fer_core.predictor import load_fast_classifier
 
     classifier = load_fast_classifier(target / "model.keras")
-    assert isinstance(classifier, FlipAveraged) == metrics["live_inference"]["flip_tta"]
+    assert getattr(classifier, "mode", "none") == metrics["live_inference"]["tta"]
     assert classifier(np.zeros((2, 48, 48), np.float32)).shape == (2, 7)
+    assert load_fast_classifier(target / "model.keras", "flip-zoom").mode == "flip-zoom"  # what photo stills use
 
 
 def test_a_continued_models_card_lists_the_earlier_stage_with_its_score(finished_run: Path, tmp_path: Path) -> None:

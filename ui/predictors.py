@@ -11,11 +11,12 @@ from fer_core.faces import make_detector
 from fer_core.predictor import Predictor, load_fast_classifier
 
 
-def session_predictor(model_path: Path, detector: str, slot: str = "predictor") -> Predictor:
-    signature = (str(model_path), model_path.stat().st_mtime, detector)
+def session_predictor(model_path: Path, detector: str, slot: str = "predictor", tta: str | None = None) -> Predictor:
+    """``tta`` None: the published live choice; a mode overrides it (see ``load_fast_classifier``)."""
+    signature = (str(model_path), model_path.stat().st_mtime, detector, tta)
     cached = st.session_state.get(slot)
     if cached is None or cached[0] != signature:
         with st.spinner("Loading model and face detector…"):
-            cached = (signature, Predictor(load_fast_classifier(model_path), make_detector(detector)))
+            cached = (signature, Predictor(load_fast_classifier(model_path, tta), make_detector(detector)))
         st.session_state[slot] = cached
     return cached[1]
