@@ -127,7 +127,9 @@ def _runs(args: argparse.Namespace) -> int:
         print("no runs yet")
     for run in runs:
         best = f"{run.best_val_accuracy:.4f}" if run.best_val_accuracy is not None else "-"
-        print(f"{run.run_id:40s} {run.state:12s} {run.arch:14s} epoch {run.epochs_done}/{run.epochs}  best val acc {best}")
+        tta = "".join(f"  {label} {value:.4f}" for label, value in (("flip", run.flip_accuracy), ("flip-zoom", run.flip_zoom_accuracy))
+                      if value is not None)
+        print(f"{run.run_id:40s} {run.state:12s} {run.arch:14s} epoch {run.epochs_done}/{run.epochs}  best val acc {best}{tta}")
     return 0
 
 

@@ -131,6 +131,16 @@ class RunSummary:
     best_val_accuracy: float | None
     seconds_per_epoch: float | None
     sample_per_class: int
+    flip_accuracy: float | None = None  # the best model's, with flip TTA; written when the run ends
+    flip_zoom_accuracy: float | None = None  # the same with flip-zoom TTA (runs before it existed: None)
+
+
+def _final_metrics(path: Path) -> dict:
+    try:
+        metrics = json.loads((path / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return {}
+    return metrics if isinstance(metrics, dict) else {}
 
 
 def summarise_run(path: Path) -> RunSummary:
@@ -142,6 +152,7 @@ def summarise_run(path: Path) -> RunSummary:
     history = read_history(path)
     accuracies = [row["val_accuracy"] for row in history if "val_accuracy" in row]
     durations = [row["seconds"] for row in history if "seconds" in row]
+    final = _final_metrics(path)
     return RunSummary(
         run_id=path.name,
         path=path,
@@ -152,6 +163,8 @@ def summarise_run(path: Path) -> RunSummary:
         best_val_accuracy=max(accuracies) if accuracies else None,
         seconds_per_epoch=sum(durations) / len(durations) if durations else None,
         sample_per_class=config.sample_per_class,
+        flip_accuracy=final.get("accuracy_tta"),
+        flip_zoom_accuracy=final.get("accuracy_flip_zoom_tta"),
     )
 
 

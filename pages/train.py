@@ -160,13 +160,19 @@ st.subheader("All runs")
 table = pd.DataFrame(
     [
         {"run": r.run_id, "state": r.state, "architecture": r.arch, "epochs": f"{r.epochs_done}/{r.epochs}",
-         "best val acc": r.best_val_accuracy, "s / epoch": r.seconds_per_epoch,
+         "best val acc": r.best_val_accuracy, "flip TTA": r.flip_accuracy, "flip-zoom TTA": r.flip_zoom_accuracy,
+         "s / epoch": r.seconds_per_epoch,
          "data": f"sample {r.sample_per_class}/class" if r.sample_per_class else "full"}
         for r in runs
     ]
 )
 st.dataframe(table, hide_index=True, key="runs_table",
-             column_config={"best val acc": st.column_config.NumberColumn(format="percent"), "s / epoch": st.column_config.NumberColumn(format="%.0f")})
+             column_config={
+                 "best val acc": st.column_config.NumberColumn(format="percent"),
+                 "flip TTA": st.column_config.NumberColumn(format="percent", help="The best model with flip TTA, scored when the run ended."),
+                 "flip-zoom TTA": st.column_config.NumberColumn(format="percent", help="The best model with flip-zoom TTA (six views)."),
+                 "s / epoch": st.column_config.NumberColumn(format="%.0f"),
+             })
 
 if demo:
     st.caption("Public demo: deleting runs and changing the default model are disabled.")
@@ -217,5 +223,6 @@ else:
                     metrics = json.loads((target / "metrics.json").read_text())
                     best_alone = max(m["accuracy"] for m in json.loads((target / "ensemble.json").read_text()))
                     st.success(f"The average of {len(members)} runs is now the default model: "
-                               f"{metrics['accuracy_no_tta']:.1%} on {metrics['split']} ({metrics['accuracy_tta']:.1%} with flip TTA); "
+                               f"{metrics['accuracy_no_tta']:.1%} on {metrics['split']} ({metrics['accuracy_tta']:.1%} with flip TTA, "
+                               f"{metrics['accuracy_flip_zoom_tta']:.1%} flip-zoom); "
                                f"the best run alone: {best_alone:.1%}.")

@@ -91,11 +91,13 @@ def test_train_page_start_creates_a_run_with_the_form_values(small_dataset: Path
 
 
 def test_train_page_shows_a_finished_run_with_curves(finished_run: Path, small_dataset: Path) -> None:
+    (finished_run / "metrics.json").write_text('{"accuracy_tta": 0.25, "accuracy_flip_zoom_tta": 0.3125}')  # as a run's end writes it
     app = run_page("train")
     assert app.selectbox(key="selected_run").value == finished_run.name
     assert len(app.get("plotly_chart")) == 1
     assert any(m.label == "Best validation accuracy" and m.value == "24.0%" for m in app.metric)
     assert "finished" in app.dataframe[0].value["state"].tolist()
+    assert app.dataframe[0].value[["flip TTA", "flip-zoom TTA"]].values.tolist() == [[0.25, 0.3125]]
 
 
 def test_train_page_averages_two_runs_into_the_default_model(finished_run: Path, small_dataset: Path, tmp_path: Path,

@@ -63,6 +63,8 @@ def test_cli_train_writes_every_file_then_evaluates(tiny_dataset: Path) -> None:
 
     listing = run_cli("runs")
     assert run_dir.name in listing.stdout and "finished" in listing.stdout
+    final = json.loads((run_dir / "metrics.json").read_text())
+    assert f"flip-zoom {final['accuracy_flip_zoom_tta']:.4f}" in listing.stdout  # the run's final TTA scores are listed
 
 
 def test_evaluate_with_a_corrupt_model_is_one_error_line(tiny_dataset: Path, tmp_path: Path) -> None:
