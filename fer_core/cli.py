@@ -269,7 +269,7 @@ def _predict(args: argparse.Namespace) -> int:
     from fer_core.images import decode_image
     from fer_core.predictor import Predictor
 
-    predictor = Predictor.from_model(_model_path(args), detector=args.detector)
+    predictor = Predictor.from_model(_model_path(args), detector=args.detector, tta=args.tta)
     results, failures = [], 0
     for name in args.images:
         try:
@@ -376,6 +376,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("images", nargs="+")
     predict.add_argument("--model")
     predict.add_argument("--detector", default="haar", choices=("haar", "blazeface"))
+    predict.add_argument("--tta", default="flip-zoom", choices=TTA_MODES,
+                         help="test-time augmentation per face (default flip-zoom, six passes, as the Photos page's stills)")
     predict.add_argument("--json", action="store_true")
 
     bench = sub.add_parser("bench", help="median detection / classification / whole-frame milliseconds at 640x480")

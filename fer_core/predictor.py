@@ -99,8 +99,8 @@ class Predictor:
         self.max_faces = max_faces
 
     @classmethod
-    def from_model(cls, model_path: Path, detector: str = "haar", **options: float) -> Predictor:
-        return cls(load_fast_classifier(model_path), make_detector(detector), **options)
+    def from_model(cls, model_path: Path, detector: str = "haar", tta: str | None = None, **options: float) -> Predictor:
+        return cls(load_fast_classifier(model_path, tta), make_detector(detector), **options)
 
     def predict(self, image: np.ndarray, *, photo: bool = False) -> list[FaceResult]:
         """Faces in a BGR (or grey) uint8 image, largest first.

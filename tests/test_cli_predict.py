@@ -28,6 +28,10 @@ def test_predict_json_for_good_images_and_one_error_line_for_a_bad_one(tmp_path:
     assert [entry["path"] for entry in payload] == [str(good)]
     face = payload[0]["faces"][0]
     assert set(face) == {"box", "label", "probabilities"} and len(face["probabilities"]) == 7
+    plain = run_cli("predict", str(good), "--model", str(tiny_model_file), "--json", "--tta", "none")
+    assert plain.returncode == 0, plain.stderr[-1500:]
+    plain_face = json.loads(plain.stdout)[0]["faces"][0]
+    assert plain_face["box"] == face["box"] and plain_face["probabilities"] != face["probabilities"]  # stills default to six views
 
 
 def test_bench_prints_detection_classification_and_frame_ms(tiny_model_file: Path) -> None:

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from fer_core.faces import make_detector
-from fer_core.predictor import Predictor, load_fast_classifier
+from fer_core.predictor import Predictor
 
 
 def session_predictor(model_path: Path, detector: str, slot: str = "predictor", tta: str | None = None) -> Predictor:
@@ -17,6 +16,6 @@ def session_predictor(model_path: Path, detector: str, slot: str = "predictor", 
     cached = st.session_state.get(slot)
     if cached is None or cached[0] != signature:
         with st.spinner("Loading model and face detector…"):
-            cached = (signature, Predictor(load_fast_classifier(model_path, tta), make_detector(detector)))
+            cached = (signature, Predictor.from_model(model_path, detector, tta))
         st.session_state[slot] = cached
     return cached[1]
