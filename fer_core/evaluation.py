@@ -1,7 +1,7 @@
 """Honest evaluation: accuracy, per-class precision/recall/F1, confusion matrix.
 
 Optional test-time augmentation (see ``tta``) averages the probabilities over label-safe
-views of each face: its mirror image (~0.7 point) or mirror and zoom (~1.5 points).
+views of each face: its mirror image (~0.8 point) or mirror and zoom (~2 points).
 """
 
 from __future__ import annotations
