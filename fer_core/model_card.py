@@ -97,7 +97,7 @@ def render_model_card(model_dir: Path, *, command: str, latency: dict | None = N
         live_section = f"""
 ## Live inference
 
-Measured at publish time on the same {metrics['n']} PublicTest faces (accuracy) and one face (median latency):
+Measured on the same {metrics['n']} PublicTest faces (accuracy) and one face (median latency, the publishing machine):
 
 | file | test-time augmentation | accuracy | latency |
 |---|---|---|---|
