@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 TIMED_EPOCHS = 3  # epoch 1 includes compilation; epochs 2-3 give the steady pace
-FINAL_EVALUATION_S = 20.0  # the run's own PublicTest evaluation with flip TTA after the last epoch
+FINAL_EVALUATION_S = 20.0  # the run's own PublicTest evaluation (plain, flip, flip-zoom) after the last epoch
 MARGIN_S = 15.0
 TAIL_SHARE = 0.1  # the share of a cosine schedule's last epochs that a deadline may cut instead of a restart
 
