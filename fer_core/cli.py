@@ -237,8 +237,8 @@ def _ensemble(args: argparse.Namespace) -> int:
 def _ensemble_search(args: argparse.Namespace) -> int:
     from fer_core.config import portable_path
     from fer_core.ensemble import compare_subsets, member_model_path
-    from fer_core.evaluation import predict_probabilities
-    from fer_core.model_io import load_classifier
+    from fer_core.evaluation import probabilities_by_mode
+    from fer_core.model_io import FastClassifier, load_classifier
 
     rows = _labelled_split(args.data, args.split)
     probabilities, parameters = {}, {}
@@ -246,7 +246,7 @@ def _ensemble_search(args: argparse.Namespace) -> int:
         path = member_model_path(source)
         model = load_classifier(path)
         name = portable_path(str(path))
-        probabilities[name] = {mode: predict_probabilities(model, rows.images, tta=mode) for mode in TTA_MODES}
+        probabilities[name] = probabilities_by_mode(FastClassifier(model), rows.images)
         parameters[name] = model.count_params()
     ranked = compare_subsets(probabilities, rows.labels)
     for row in ranked:

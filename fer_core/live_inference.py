@@ -21,15 +21,17 @@ VARIANT_FILES = ("model_float.tflite", "model_quant.tflite")
 def measure_variants(model_dir: Path, images: np.ndarray, labels: np.ndarray, *, repeats: int = 200) -> list[dict]:
     """Accuracy on ``images`` and one-face median latency of each file with each TTA mode."""
     from fer_core.bench import median_ms
+    from fer_core.evaluation import probabilities_by_mode
     from fer_core.export import TFLiteClassifier
 
     one_face = np.asarray(images[:1], np.float32)
     rows = []
     for name in VARIANT_FILES:
         plain = TFLiteClassifier(model_dir / name)
+        by_mode = probabilities_by_mode(plain, images)
         for mode in TTA_MODES:
             classifier = with_tta(plain, mode)
-            accuracy = float((classifier(images).argmax(1) == labels).mean())
+            accuracy = float((by_mode[mode].argmax(1) == labels).mean())
             latency = median_ms(lambda classifier=classifier: classifier(one_face), repeats)
             rows.append({"file": name, "tta": mode, "accuracy": accuracy, "latency_ms": latency})
     return rows

@@ -67,6 +67,16 @@ class ViewAveraged:
         return np.mean(outputs, axis=0)
 
 
+def means_by_mode(classifier: Callable[[np.ndarray], np.ndarray], faces: np.ndarray) -> dict[str, np.ndarray]:
+    """``classifier`` averaged over each mode's views, from one pass per flip-zoom view.
+
+    The flip-zoom views begin with the face and its mirror image (the ``flip`` views, the face
+    first: the ``none`` view), so scoring every mode costs six passes instead of 1 + 2 + 6.
+    """
+    outputs = [classifier(view) for view in views(faces, "flip-zoom")]
+    return {"none": outputs[0], "flip": np.mean(outputs[:2], axis=0), "flip-zoom": np.mean(outputs, axis=0)}
+
+
 def with_tta(classifier: Callable[[np.ndarray], np.ndarray], mode: str) -> Callable[[np.ndarray], np.ndarray]:
     """``classifier`` itself for ``none`` (no copy, no overhead), else averaged over the mode's views."""
     return classifier if check_mode(mode) == "none" else ViewAveraged(classifier, mode)

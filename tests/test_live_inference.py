@@ -7,8 +7,9 @@ import pytest
 from conftest import random_faces
 
 from fer_core.errors import FerError
+from fer_core.evaluation import probabilities_by_mode
 from fer_core.live_inference import choose_variant, variant_tta
-from fer_core.tta import ViewAveraged, views, with_tta, zoomed
+from fer_core.tta import TTA_MODES, ViewAveraged, views, with_tta, zoomed
 
 
 def row(file: str, flip: bool, accuracy: float, latency: float) -> dict:
@@ -87,6 +88,23 @@ def test_flip_zoom_averages_six_views_and_none_is_the_classifier_itself() -> Non
     assert with_tta(mean_brightness, "none") is mean_brightness
     with pytest.raises(FerError, match="unknown test-time augmentation"):
         with_tta(mean_brightness, "ten-crop")
+
+
+def test_every_mode_from_six_passes_matches_each_mode_scored_alone() -> None:
+    weights = np.random.default_rng(0).normal(size=(48 * 48, 7)).astype(np.float32) / 48 / 255
+    passes = []
+
+    def lopsided(batch: np.ndarray) -> np.ndarray:  # a linear classifier: mirror and zoom change its output
+        passes.append(len(batch))
+        logits = np.asarray(batch, np.float32).reshape(len(batch), -1) @ weights
+        return np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+
+    faces = random_faces(5)
+    by_mode = probabilities_by_mode(lopsided, faces, batch_size=3)
+    assert passes == [3] * 6 + [2] * 6  # six views of each batch, whatever the modes
+    for mode in TTA_MODES:
+        np.testing.assert_allclose(by_mode[mode], with_tta(lopsided, mode)(faces.astype(np.float32)), rtol=1e-6)
+    assert not np.allclose(by_mode["none"], by_mode["flip"]) and not np.allclose(by_mode["flip"], by_mode["flip-zoom"])
 
 
 def test_models_published_before_zoom_tta_keep_their_flip_choice() -> None:
