@@ -78,6 +78,7 @@ def _bench_data(args: argparse.Namespace) -> int:
 @command("train")
 def _train(args: argparse.Namespace) -> int:
     from fer_core.config import TrainConfig
+    from fer_core.ensemble import member_model_path
     from fer_core.runs import create_run, resolve_run_dir
     from fer_core.training import train_run
 
@@ -104,6 +105,8 @@ def _train(args: argparse.Namespace) -> int:
             init_from=str(Path(args.init_from).resolve()) if args.init_from else "",
             precision=args.precision,
             erasing=args.erasing,
+            teachers=[str(member_model_path(teacher).resolve()) for teacher in args.teacher],
+            teacher_weight=args.teacher_weight,
             **({"dropout": args.dropout} if args.dropout is not None else {}),
         )
         run_dir = create_run(config, name=args.name)
@@ -347,6 +350,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--init-from", metavar="MODEL", help="start from this .keras model's weights (fine-tune / continue elsewhere)")
     train.add_argument("--precision", default=defaults.precision, choices=PRECISIONS,
                        help="bfloat16: mixed precision, ~1.3x faster on CPUs with AVX512-BF16 or AMX (the saved model is float32)")
+    train.add_argument("--teacher", nargs="+", default=[], metavar="MODEL",
+                       help="distil these models (run ids/folders or .keras files, an ensemble too): their averaged "
+                            "flip-TTA predictions on the training faces become part of the targets")
+    train.add_argument("--teacher-weight", type=float, default=defaults.teacher_weight,
+                       help="the teachers' share of the targets, the rest the labels (default %(default)s)")
     train.add_argument("--name", default="", help="a label added to the run id")
     train.add_argument("--out", help="runs folder (default models/runs)")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a cancelled/interrupted run from its last checkpoint")

@@ -7,7 +7,7 @@ resumed from its folder alone.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from fer_core.errors import FerError
@@ -52,6 +52,8 @@ class TrainConfig:
     init_from: str = ""  # a .keras model to start from (fine-tuning, or continuing across machines)
     precision: str = "float32"  # one of PRECISIONS; saved models are float32 either way
     erasing: float = 0.0  # >0: that share of training faces gets a random patch blanked with noise (needs augment)
+    teachers: list[str] = field(default_factory=list)  # .keras models to distil: their averaged predictions become targets
+    teacher_weight: float = 0.5  # with teachers: the targets' share from the teachers, the rest from the labels
 
     def validate(self) -> TrainConfig:
         """Refuse impossible settings up front, before a process is started."""
@@ -87,6 +89,9 @@ class TrainConfig:
             problems.append("no dataset given")
         if self.init_from and not Path(self.init_from).is_file():
             problems.append(f"model to start from not found: {self.init_from}")
+        problems += [f"teacher model not found: {teacher}" for teacher in self.teachers if not Path(teacher).is_file()]
+        if not 0 < self.teacher_weight <= 1:
+            problems.append("teacher weight must be in (0, 1]")
         if problems:
             raise FerError("invalid training config: " + "; ".join(problems))
         return self
@@ -103,6 +108,9 @@ class TrainConfig:
             value = getattr(self, name)
             if name in ("arch", "epochs") or value != getattr(defaults, name):
                 parts.append(f"{flag} {portable_path(value) if name == 'init_from' else value}")
+        if self.teachers:
+            parts.append("--teacher " + " ".join(portable_path(teacher) for teacher in self.teachers))
+            parts += [f"--teacher-weight {self.teacher_weight}"] * (self.teacher_weight != defaults.teacher_weight)
         parts += ["--no-augment"] * (not self.augment) + ["--class-weighting"] * self.class_weighting
         return " ".join(parts)
 

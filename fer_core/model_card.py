@@ -65,6 +65,20 @@ def _read_members(model_dir: Path) -> list[dict]:
     return json.loads(path.read_text()) if path.is_file() else []
 
 
+def _card_config(config: dict) -> dict:
+    """The config as the card lists it: model paths as seen from the repository, no dataset
+    path (the command names it), no teacher weight for a run that had no teachers."""
+    shown = {k: v for k, v in config.items() if k != "data"}
+    if shown.get("init_from"):
+        shown["init_from"] = portable_path(shown["init_from"])
+    if not shown.get("teachers"):
+        shown.pop("teachers", None)
+        shown.pop("teacher_weight", None)
+    else:
+        shown["teachers"] = "[" + ", ".join(portable_path(teacher) for teacher in shown["teachers"]) + "]"
+    return shown
+
+
 def render_model_card(model_dir: Path, *, command: str, latency: dict | None = None, notes: str = "") -> str:
     metrics = json.loads((model_dir / "metrics.json").read_text())
     config_path = model_dir / "config.json"
@@ -113,7 +127,7 @@ flip-zoom TTA (the Photos page's "Thorough stills", on by default): a still can 
     )
     config_line = ""
     if config:
-        config_line = "- Config: " + ", ".join(f"{k}={portable_path(v) if k == 'init_from' and v else v}" for k, v in config.items() if k != "data") + "\n"
+        config_line = "- Config: " + ", ".join(f"{k}={v}" for k, v in _card_config(config).items()) + "\n"
     zoom_row = ""
     if "accuracy_flip_zoom_tta" in metrics:
         zoom_row = (f"| flip-zoom TTA (mirror x 0.9/1.0/1.1 zoom, six passes) | **{metrics['accuracy_flip_zoom_tta']:.2%}** | "

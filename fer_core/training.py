@@ -83,28 +83,61 @@ def load_training_data(config: TrainConfig) -> tuple[tuple[np.ndarray, np.ndarra
     return pair, (val.images, val.labels) if val is not None else None
 
 
-def _tf_dataset(images: np.ndarray, labels: np.ndarray, batch_size: int, *, shuffle: bool, seed: int):
+def one_hot(labels: np.ndarray) -> np.ndarray:
+    return np.eye(NUM_CLASSES, dtype=np.float32)[labels]
+
+
+def training_targets(run_dir: Path, config: TrainConfig, images: np.ndarray, labels: np.ndarray, log: RunLog) -> np.ndarray:
+    """(N, 7) targets: the labels one-hot, or with teachers ``teacher_weight`` of their averaged
+    predictions and the rest the labels (knowledge distillation: a teacher's "this fear looks
+    like surprise" carries more than the label alone, and lets one fast net learn what an
+    ensemble knows).
+
+    The teachers see each face and its mirror image once, at the start (flip TTA: zoom views
+    would triple the minutes before the first epoch for about a point more teacher accuracy);
+    the predictions are kept in the run folder, so a resumed run does not redo them.
+    """
+    targets = one_hot(labels)
+    if not config.teachers:
+        return targets
+    cache = run_dir / "teacher_targets.npy"
+    taught = np.load(cache) if cache.is_file() else None
+    if taught is None or taught.shape != targets.shape:
+        from fer_core.evaluation import predict_probabilities
+        from fer_core.model_io import load_classifier
+
+        started = time.time()
+        taught = np.mean([predict_probabilities(load_classifier(teacher), images, tta="flip") for teacher in config.teachers], axis=0)
+        temporary = run_dir / ".teacher_targets.tmp.npy"
+        np.save(temporary, taught.astype(np.float32))
+        os.replace(temporary, cache)
+        agreement = float((taught.argmax(1) == labels).mean())
+        log(f"teachers predicted {len(images)} training faces in {time.time() - started:.0f} s; they agree with {agreement:.1%} of the labels")
+    return ((1 - config.teacher_weight) * targets + config.teacher_weight * taught).astype(np.float32)
+
+
+def _tf_dataset(images: np.ndarray, targets: np.ndarray, batch_size: int, *, shuffle: bool, seed: int):
     import tensorflow as tf
 
-    ds = tf.data.Dataset.from_tensor_slices((images[..., None], labels))
+    ds = tf.data.Dataset.from_tensor_slices((images[..., None], targets))
     if shuffle:
         ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-    ds = ds.batch(batch_size).map(
-        lambda x, y: (tf.cast(x, tf.float32), tf.one_hot(y, NUM_CLASSES)), num_parallel_calls=tf.data.AUTOTUNE
-    )
+    ds = ds.batch(batch_size).map(lambda x, y: (tf.cast(x, tf.float32), y), num_parallel_calls=tf.data.AUTOTUNE)
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
 def fit_inputs(
     train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray] | None, config: TrainConfig, *, backend: str, seed: int
 ) -> dict:
-    """``model.fit`` data arguments for the Keras backend in use.
+    """``model.fit`` data arguments for the Keras backend in use: ``train`` is (faces, (N, 7)
+    targets), ``val`` (faces, labels).
 
     TensorFlow gets a ``tf.data`` pipeline (it overlaps batching with training on the CPU).
-    JAX or PyTorch, e.g. on a GPU machine that has no TensorFlow, get one-hot float arrays
+    JAX or PyTorch, e.g. on a GPU machine that has no TensorFlow, get float arrays
     that Keras shuffles and batches itself: the same model, loss and schedule, so a model
     trained there is the same kind of ``.keras`` file and loads here unchanged.
     """
+    val = (val[0], one_hot(val[1])) if val else None
     if backend == "tensorflow":
         return {
             "x": _tf_dataset(*train, config.batch_size, shuffle=True, seed=seed),
@@ -112,12 +145,11 @@ def fit_inputs(
             "validation_data": _tf_dataset(*val, 512, shuffle=False, seed=0) if val else None,
         }
 
-    def arrays(images: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return images[..., None].astype(np.float32), np.eye(NUM_CLASSES, dtype=np.float32)[labels]
+    def arrays(images: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return images[..., None].astype(np.float32), targets
 
-    x, y = arrays(*train)
     return {
-        "x": x, "y": y, "batch_size": config.batch_size, "shuffle": True,
+        "x": arrays(*train)[0], "y": train[1], "batch_size": config.batch_size, "shuffle": True,
         "validation_data": arrays(*val) if val else None, "validation_batch_size": 512,
     }
 
@@ -395,8 +427,9 @@ def _train(run_dir: Path, resume: bool, stop_flag: dict, log: RunLog) -> str:
         _set_status(run_dir, "running", message="", epoch=initial_epoch, epochs=config.epochs, batches=steps, started_at=started)
         log(f"training {config.arch} on {len(x_train)} faces with Keras on {backend}, epochs {initial_epoch + 1}..{config.epochs}")
         monitor = _make_monitor(run_dir, config, steps, stop_flag, started, log)
+        targets = training_targets(run_dir, config, x_train, y_train, log)
         model.fit(
-            **fit_inputs((x_train, y_train), val, config, backend=backend, seed=config.seed + initial_epoch),
+            **fit_inputs((x_train, targets), val, config, backend=backend, seed=config.seed + initial_epoch),
             epochs=config.epochs,
             initial_epoch=initial_epoch,
             class_weight=class_weights(y_train) if config.class_weighting else None,

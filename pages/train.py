@@ -10,7 +10,7 @@ import time
 import pandas as pd
 import streamlit as st
 
-from fer_core import charts
+from fer_core import charts, paths
 from fer_core.architectures import ARCHITECTURES
 from fer_core.config import OPTIMISERS, TrainConfig
 from fer_core.ensemble import MAX_MEMBERS
@@ -62,7 +62,7 @@ with st.expander("New training run", expanded=not runs):
             augment = cols[0].toggle("Augmentation (flip, shift, rotate, zoom)", True, key="augment")
             class_weighting = cols[1].toggle("Class weighting (helps 'disgust')", False, key="class_weighting")
             use_sample = cols[2].toggle(f"Sample: {DEMO_SAMPLE_PER_CLASS} faces per class", True, key="use_sample", disabled=demo)
-            cols = st.columns([2, 1, 1])
+            cols = st.columns([2, 1, 1, 1])
             name = cols[0].text_input("Run name (optional)", "", max_chars=32, key="run_name")
             erasing = cols[1].select_slider("Random erasing", [0.0, 0.25, 0.5], 0.0, key="erasing",
                                             help="Share of training faces that get a random patch replaced by noise "
@@ -70,6 +70,11 @@ with st.expander("New training run", expanded=not runs):
             bfloat16 = cols[2].toggle("bfloat16 mixed precision", False, key="bfloat16",
                                       help="About 1.3x faster on CPUs with AVX512-BF16 or AMX (slower without them). "
                                            "The saved model is float32 either way.")
+            teacher = paths.DEFAULT_MODEL_PATH
+            distil = cols[3].toggle("Learn from the default model", False, key="distil", disabled=not teacher.is_file(),
+                                    help="Knowledge distillation: half of each face's target is the default model's "
+                                         "prediction (with its mirror image), half the label. The teacher's doubts "
+                                         "(\"fear, or surprise?\") teach more than the label alone.")
             submitted = st.form_submit_button("Start training", type="primary", disabled=active is not None)
         if active is not None:
             st.caption(f"Run **{active.run_id}** is training; one run at a time.")
@@ -79,6 +84,7 @@ with st.expander("New training run", expanded=not runs):
                 learning_rate=float(learning_rate), optimiser=optimiser, label_smoothing=float(label_smoothing),
                 augment=augment, class_weighting=class_weighting, precision="bfloat16" if bfloat16 else "float32",
                 erasing=float(erasing) if augment else 0.0,
+                teachers=[str(teacher)] if distil else [],
                 sample_per_class=DEMO_SAMPLE_PER_CLASS if (use_sample or demo) else 0,
                 time_limit_minutes=DEMO_TIME_LIMIT_MINUTES if demo else 0.0,
             )

@@ -171,6 +171,7 @@ def test_a_continued_models_card_lists_the_earlier_stage_with_its_score(finished
     first_command = TrainConfig.load(finished_run / "config.json").command()
     config = TrainConfig.load(finished_run / "config.json")
     config.init_from = str(first / "model.keras")
+    config.teachers = [str(first / "model.keras")]
     (finished_run / "config.json").write_text(config.to_json())
     write_lineage(finished_run, config)  # what the trainer does when a run starts from a model
 
@@ -183,6 +184,8 @@ def test_a_continued_models_card_lists_the_earlier_stage_with_its_score(finished
     first_accuracy = json.loads((first / "metrics.json").read_text())["accuracy_no_tta"]
     assert f"1. `{first_command}` — {first_accuracy:.2%} on PublicTest" in card
     assert f"--init-from {first / 'model.keras'}" in card
+    assert f"teachers=[{first / 'model.keras'}], teacher_weight=0.5" in card and f"--teacher {first / 'model.keras'}" in card
+    assert "teacher" not in (first / "model_card.md").read_text()  # a run without teachers does not mention them
 
 
 def test_mini_xception_trains_despite_the_onednn_depthwise_bug(tiny_dataset: Path) -> None:
@@ -196,6 +199,40 @@ def test_a_run_can_start_from_an_existing_model(tiny_dataset: Path, tiny_model_f
     assert result.returncode == 0, result.stderr[-1500:]
     missing = run_cli("train", "--data", str(tiny_dataset), "--init-from", "/nope.keras")
     assert missing.returncode == 2 and "model to start from not found: /nope.keras" in missing.stderr
+
+
+def test_a_distilled_run_records_its_teacher_and_learns_from_its_predictions(tiny_dataset: Path, tiny_model_file: Path) -> None:
+    result = run_cli("train", "--data", str(tiny_dataset), "--arch", "tiny", "--epochs", "1", "--teacher", str(tiny_model_file),
+                     "--teacher-weight", "0.7")
+    assert result.returncode == 0, result.stderr[-1500:]
+    run_dir = Path(os.environ["FER_RUNS_DIR"]) / result.stdout.split("run folder: ")[1].split()[0].split("/")[-1]
+    config = TrainConfig.load(run_dir / "config.json")
+    assert config.teachers == [str(tiny_model_file)] and config.command().endswith(f"--teacher {tiny_model_file} --teacher-weight 0.7")
+    assert "teachers predicted 140 training faces" in (run_dir / "train.log").read_text()
+    taught = np.load(run_dir / "teacher_targets.npy")
+    assert taught.shape == (140, 7) and np.allclose(taught.sum(axis=1), 1, atol=1e-4)
+    missing = run_cli("train", "--data", str(tiny_dataset), "--teacher", str(tiny_model_file), "/nope.keras")
+    assert missing.returncode == 2 and "teacher model not found: /nope.keras" in missing.stderr
+    assert "invalid training config: teacher weight" in run_cli("train", "--data", str(tiny_dataset), "--teacher", str(tiny_model_file),
+                                                                  "--teacher-weight", "0").stderr
+
+
+def test_distillation_targets_mix_labels_with_the_teachers_flip_predictions(tmp_path: Path, tiny_model_file: Path) -> None:
+    from fer_core.evaluation import predict_probabilities
+    from fer_core.model_io import load_classifier
+    from fer_core.training import RunLog, training_targets
+
+    images, labels = random_faces(9), np.arange(9) % 7
+    teacher = tmp_path / "teacher.keras"
+    teacher.write_bytes(tiny_model_file.read_bytes())
+    config = TrainConfig(data="unused", teachers=[str(teacher)], teacher_weight=0.25)
+    log = RunLog(tmp_path, stdout_is_log=True)
+    targets = training_targets(tmp_path, config, images, labels, log)
+    expected = 0.75 * np.eye(7)[labels] + 0.25 * predict_probabilities(load_classifier(teacher), images, tta="flip")
+    np.testing.assert_allclose(targets, expected, atol=1e-6)
+    teacher.unlink()  # a resumed run reads the teachers' predictions from its folder
+    np.testing.assert_allclose(training_targets(tmp_path, config, images, labels, log), targets)
+    assert np.array_equal(training_targets(tmp_path, TrainConfig(data="unused"), images, labels, log), np.eye(7)[labels])
 
 
 def test_starting_from_a_model_copies_its_weights_under_new_dropout(tiny_model_file: Path) -> None:
@@ -247,17 +284,17 @@ def test_an_unknown_precision_is_refused() -> None:
 
 def test_off_tensorflow_training_gets_one_hot_arrays_that_keras_batches() -> None:
     """JAX/PyTorch (the GPU machine has no TensorFlow) get arrays; TensorFlow keeps tf.data."""
-    from fer_core.training import fit_inputs
+    from fer_core.training import fit_inputs, one_hot
 
     images = random_faces(10)
     labels = np.arange(10) % 7
     config = TrainConfig(data="unused", batch_size=4)
-    arrays = fit_inputs((images, labels), (images[:3], labels[:3]), config, backend="jax", seed=0)
+    arrays = fit_inputs((images, one_hot(labels)), (images[:3], labels[:3]), config, backend="jax", seed=0)
     assert arrays["x"].shape == (10, 48, 48, 1) and arrays["x"].dtype == np.float32
     assert np.array_equal(arrays["y"].argmax(1), labels) and arrays["y"].sum() == 10
     assert arrays["batch_size"] == 4 and arrays["shuffle"] is True
     assert arrays["validation_data"][1].shape == (3, 7)
-    pipeline = fit_inputs((images, labels), None, config, backend="tensorflow", seed=0)
+    pipeline = fit_inputs((images, one_hot(labels)), None, config, backend="tensorflow", seed=0)
     batch_x, batch_y = next(iter(pipeline["x"]))
     assert tuple(batch_x.shape) == (4, 48, 48, 1) and tuple(batch_y.shape) == (4, 7)
     assert pipeline["validation_data"] is None
