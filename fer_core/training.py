@@ -391,8 +391,11 @@ def _train(run_dir: Path, resume: bool, stop_flag: dict, log: RunLog) -> str:
         import keras
 
         keras.utils.set_random_seed(config.seed)
-        keras.mixed_precision.set_global_policy("mixed_bfloat16" if config.precision == "bfloat16" else "float32")
         (x_train, y_train), val = load_training_data(config)
+        if config.teachers:
+            _set_status(run_dir, "running", message=f"the teachers are predicting {len(x_train)} training faces", batch=0)
+        targets = training_targets(run_dir, config, x_train, y_train, log)  # teachers run float32, as saved
+        keras.mixed_precision.set_global_policy("mixed_bfloat16" if config.precision == "bfloat16" else "float32")
         steps = int(np.ceil(len(x_train) / config.batch_size))
         history = read_history(run_dir) if resume else []
         checkpoint = run_dir / "checkpoint.keras"
@@ -427,7 +430,6 @@ def _train(run_dir: Path, resume: bool, stop_flag: dict, log: RunLog) -> str:
         _set_status(run_dir, "running", message="", epoch=initial_epoch, epochs=config.epochs, batches=steps, started_at=started)
         log(f"training {config.arch} on {len(x_train)} faces with Keras on {backend}, epochs {initial_epoch + 1}..{config.epochs}")
         monitor = _make_monitor(run_dir, config, steps, stop_flag, started, log)
-        targets = training_targets(run_dir, config, x_train, y_train, log)
         model.fit(
             **fit_inputs((x_train, targets), val, config, backend=backend, seed=config.seed + initial_epoch),
             epochs=config.epochs,
