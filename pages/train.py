@@ -155,6 +155,12 @@ def monitor(run_id: str) -> None:
         else:
             time.sleep(0.5)
             st.rerun()
+    try:
+        command = TrainConfig.load(run_dir / "config.json").command()
+    except FerError as exc:
+        command = f"# {exc}"
+    with st.expander("Command (repeats this run)"):
+        st.code(command, language="bash", wrap_lines=True)
     log_path = run_dir / "train.log"
     if log_path.exists():
         with st.expander("Log"):

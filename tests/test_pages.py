@@ -102,6 +102,7 @@ def test_train_page_shows_a_finished_run_with_curves(finished_run: Path, small_d
     assert any(m.label == "Best validation accuracy" and m.value == "24.0%" for m in app.metric)
     assert "finished" in app.dataframe[0].value["state"].tolist()
     assert app.dataframe[0].value[["flip TTA", "flip-zoom TTA"]].values.tolist() == [[0.25, 0.3125]]
+    assert app.code[0].value.startswith("python -m fer_core train --data ") and "--arch tiny --epochs 2" in app.code[0].value
 
 
 def test_train_page_averages_two_runs_into_the_default_model(finished_run: Path, small_dataset: Path, tmp_path: Path,
