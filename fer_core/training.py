@@ -146,12 +146,12 @@ def fit_inputs(
             "validation_data": _tf_dataset(*val, 512, shuffle=False, seed=0) if val else None,
         }
 
-    def arrays(images: np.ndarray, targets: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        return images[..., None].astype(np.float32), targets
+    def channel_last(images: np.ndarray) -> np.ndarray:
+        return images[..., None].astype(np.float32)
 
     return {
-        "x": arrays(*train)[0], "y": train[1], "batch_size": config.batch_size, "shuffle": True,
-        "validation_data": arrays(*val) if val else None, "validation_batch_size": 512,
+        "x": channel_last(train[0]), "y": train[1], "batch_size": config.batch_size, "shuffle": True,
+        "validation_data": (channel_last(val[0]), val[1]) if val else None, "validation_batch_size": 512,
     }
 
 

@@ -155,12 +155,6 @@ def monitor(run_id: str) -> None:
         else:
             time.sleep(0.5)
             st.rerun()
-    try:
-        command = TrainConfig.load(run_dir / "config.json").command()
-    except FerError as exc:
-        command = f"# {exc}"
-    with st.expander("Command (repeats this run)"):
-        st.code(command, language="bash", wrap_lines=True)
     log_path = run_dir / "train.log"
     if log_path.exists():
         with st.expander("Log"):
@@ -168,6 +162,12 @@ def monitor(run_id: str) -> None:
 
 
 monitor(selected)
+try:  # outside the 2-second fragment: a run's command never changes
+    command = TrainConfig.load(run_dir_for(selected) / "config.json").command()
+except FerError as exc:
+    command = f"# {exc}"
+with st.expander("Command (repeats this run)"):
+    st.code(command, language="bash", wrap_lines=True)
 
 st.subheader("All runs")
 table = pd.DataFrame(
