@@ -107,6 +107,8 @@ def _train(args: argparse.Namespace) -> int:
             erasing=args.erasing,
             teachers=[str(member_model_path(teacher).resolve()) for teacher in args.teacher],
             teacher_weight=args.teacher_weight,
+            schedule=args.schedule,
+            swa_epochs=args.swa_epochs,
             **({"dropout": args.dropout} if args.dropout is not None else {}),
         )
         run_dir = create_run(config, name=args.name)
@@ -318,7 +320,7 @@ TTA_ARGUMENT = {
 
 def build_parser() -> argparse.ArgumentParser:
     from fer_core.architectures import ARCHITECTURES
-    from fer_core.config import OPTIMISERS, PRECISIONS, TrainConfig
+    from fer_core.config import OPTIMISERS, PRECISIONS, SCHEDULES, TrainConfig
 
     defaults = TrainConfig()
     parser = argparse.ArgumentParser(prog="python -m fer_core", description="FER Studio: facial expression recognition on FER2013.")
@@ -355,6 +357,10 @@ def build_parser() -> argparse.ArgumentParser:
                             "flip-TTA predictions on the training faces become part of the targets")
     train.add_argument("--teacher-weight", type=float, default=defaults.teacher_weight,
                        help="the teachers' share of the targets, the rest the labels (default %(default)s)")
+    train.add_argument("--schedule", default=defaults.schedule, choices=SCHEDULES,
+                       help="learning rate: cosine decay after a one-epoch warm-up (default), or constant")
+    train.add_argument("--swa-epochs", type=int, default=defaults.swa_epochs, metavar="N",
+                       help="average the weights of the last N epochs (stochastic weight averaging; default off)")
     train.add_argument("--name", default="", help="a label added to the run id")
     train.add_argument("--out", help="runs folder (default models/runs)")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a cancelled/interrupted run from its last checkpoint")

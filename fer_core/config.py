@@ -54,6 +54,7 @@ class TrainConfig:
     erasing: float = 0.0  # >0: that share of training faces gets a random patch blanked with noise (needs augment)
     teachers: list[str] = field(default_factory=list)  # .keras models to distil: their averaged predictions become targets
     teacher_weight: float = 0.5  # with teachers: the targets' share from the teachers, the rest from the labels
+    swa_epochs: int = 0  # >0: average the weights of the last N epochs (stochastic weight averaging)
 
     def validate(self) -> TrainConfig:
         """Refuse impossible settings up front, before a process is started."""
@@ -92,6 +93,8 @@ class TrainConfig:
         problems += [f"teacher model not found: {teacher}" for teacher in self.teachers if not Path(teacher).is_file()]
         if not 0 < self.teacher_weight <= 1:
             problems.append("teacher weight must be in (0, 1]")
+        if not 0 <= self.swa_epochs <= self.epochs:
+            problems.append("weight-averaged epochs must be between 0 and the number of epochs")
         if problems:
             raise FerError("invalid training config: " + "; ".join(problems))
         return self
@@ -102,7 +105,7 @@ class TrainConfig:
         flags = {"arch": "--arch", "epochs": "--epochs", "batch_size": "--batch-size", "optimiser": "--optimiser",
                  "learning_rate": "--lr", "label_smoothing": "--label-smoothing", "dropout": "--dropout", "seed": "--seed",
                  "sample_per_class": "--sample-per-class", "init_from": "--init-from", "precision": "--precision",
-                 "erasing": "--erasing"}
+                 "erasing": "--erasing", "schedule": "--schedule", "swa_epochs": "--swa-epochs"}
         parts = ["python -m fer_core train", f"--data {portable_path(self.data)}"]
         for name, flag in flags.items():
             value = getattr(self, name)

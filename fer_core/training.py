@@ -426,19 +426,27 @@ def _train(run_dir: Path, resume: bool, stop_flag: dict, log: RunLog) -> str:
         if stop_flag.get("reason") or (run_dir / "cancel").exists():
             raise RunCancelled(stop_flag.get("reason") or "cancelled by the user")
         if initial_epoch >= config.epochs:
+            if config.swa_epochs:  # killed while averaging?
+                _finish_weight_average(run_dir, config, x_train, val, log)
             _set_status(run_dir, "finished", epoch=initial_epoch, message="already complete")
             return "finished"
         _set_status(run_dir, "running", message="", epoch=initial_epoch, epochs=config.epochs, batches=steps, started_at=started)
         log(f"training {config.arch} on {len(x_train)} faces with Keras on {backend}, epochs {initial_epoch + 1}..{config.epochs}")
-        monitor = _make_monitor(run_dir, config, steps, stop_flag, started, log)
+        callbacks = [_make_monitor(run_dir, config, steps, stop_flag, started, log)]
+        if config.swa_epochs:
+            from fer_core.weight_averaging import make_weight_averager
+
+            callbacks.append(make_weight_averager(run_dir, config, initial_epoch, log))  # after the checkpoint
         model.fit(
             **fit_inputs((x_train, targets), val, config, backend=backend, seed=config.seed + initial_epoch),
             epochs=config.epochs,
             initial_epoch=initial_epoch,
             class_weight=class_weights(y_train) if config.class_weighting else None,
-            callbacks=[monitor],
+            callbacks=callbacks,
             verbose=0,
         )
+        if config.swa_epochs:
+            _finish_weight_average(run_dir, config, x_train, val, log)
     except RunCancelled as stop:
         _record_final_state(run_dir, "cancelled", log, message=str(stop), eta_s=None)
         log(f"cancelled: {stop}")
@@ -453,6 +461,16 @@ def _train(run_dir: Path, resume: bool, stop_flag: dict, log: RunLog) -> str:
     _set_status(run_dir, "finished", message="", eta_s=0, finished_at=time.time())
     _write_final_metrics(run_dir, config, log)
     return "finished"
+
+
+def _finish_weight_average(run_dir: Path, config: TrainConfig, train_images: np.ndarray,
+                           val: tuple[np.ndarray, np.ndarray] | None, log: RunLog) -> None:
+    from fer_core.weight_averaging import REPORT_FILE, finish_weight_average
+
+    if (run_dir / REPORT_FILE).exists():  # averaged already: a resume after the end
+        return
+    _set_status(run_dir, "running", message="averaging the last epochs' weights", eta_s=None)
+    finish_weight_average(run_dir, config, train_images, val, log)
 
 
 def _write_final_metrics(run_dir: Path, config: TrainConfig, log: RunLog) -> None:
