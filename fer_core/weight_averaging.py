@@ -13,6 +13,7 @@ validation split and keeps whichever is better as ``best.keras``. ``swa.keras`` 
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -120,6 +121,15 @@ def _accuracy(model, val: tuple[np.ndarray, np.ndarray]) -> float:
     from fer_core.evaluation import predict_probabilities
 
     return float(np.mean(predict_probabilities(model, val[0]).argmax(axis=1) == val[1]))
+
+
+def read_weight_average(run_dir: Path) -> dict | None:
+    """The run's ``swa.json`` (which epochs were averaged, both scores, which was kept), if any."""
+    try:
+        report = json.loads((run_dir / REPORT_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    return report if isinstance(report, dict) and "epochs" in report else None
 
 
 def finish_weight_average(run_dir: Path, config: TrainConfig, train_images: np.ndarray,

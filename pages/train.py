@@ -12,7 +12,7 @@ import streamlit as st
 
 from fer_core import charts, paths
 from fer_core.architectures import ARCHITECTURES
-from fer_core.config import OPTIMISERS, TrainConfig
+from fer_core.config import OPTIMISERS, SCHEDULES, TrainConfig
 from fer_core.ensemble import MAX_MEMBERS
 from fer_core.errors import FerError
 from fer_core.runs import (
@@ -27,6 +27,7 @@ from fer_core.runs import (
     run_dir_for,
     start_new_run,
 )
+from fer_core.weight_averaging import read_weight_average
 from ui.bootstrap import bootstrap
 from ui.dataset import dataset_sidebar
 from ui.settings import public_demo_mode
@@ -62,6 +63,14 @@ with st.expander("New training run", expanded=not runs):
             augment = cols[0].toggle("Augmentation (flip, shift, rotate, zoom)", True, key="augment")
             class_weighting = cols[1].toggle("Class weighting (helps 'disgust')", False, key="class_weighting")
             use_sample = cols[2].toggle(f"Sample: {DEMO_SAMPLE_PER_CLASS} faces per class", True, key="use_sample", disabled=demo)
+            cols = st.columns(3)
+            schedule = cols[0].selectbox("Learning-rate schedule", SCHEDULES, index=SCHEDULES.index("cosine"), key="schedule",
+                                         help="cosine: a one-epoch warm-up, then a cosine decay to 1 % of the rate; "
+                                              "constant: the same rate throughout (what weight averaging wants).")
+            swa_epochs = cols[1].number_input("Average the last N epochs' weights", 0, 300, 0, key="swa_epochs",
+                                              help="Stochastic weight averaging: at the end, one net whose weights are the mean "
+                                                   "of the last N epochs', kept if it beats the best epoch on validation. "
+                                                   "Costs one extra pass over the training faces.")
             cols = st.columns([2, 1, 1, 1])
             name = cols[0].text_input("Run name (optional)", "", max_chars=32, key="run_name")
             erasing = cols[1].select_slider("Random erasing", [0.0, 0.25, 0.5], 0.0, key="erasing",
@@ -84,7 +93,7 @@ with st.expander("New training run", expanded=not runs):
                 data=str(source.path), arch=arch, epochs=int(epochs), batch_size=int(batch_size),
                 learning_rate=float(learning_rate), optimiser=optimiser, label_smoothing=float(label_smoothing),
                 augment=augment, class_weighting=class_weighting, precision="bfloat16" if bfloat16 else "float32",
-                erasing=float(erasing) if augment else 0.0,
+                erasing=float(erasing) if augment else 0.0, schedule=schedule, swa_epochs=int(swa_epochs),
                 teachers=[str(teacher)] if distil else [],
                 sample_per_class=DEMO_SAMPLE_PER_CLASS if (use_sample or demo) else 0,
                 time_limit_minutes=DEMO_TIME_LIMIT_MINUTES if demo else 0.0,
@@ -168,6 +177,12 @@ except FerError as exc:
     command = f"# {exc}"
 with st.expander("Command (repeats this run)"):
     st.code(command, language="bash", wrap_lines=True)
+if (averaged := read_weight_average(run_dir_for(selected))) is not None:
+    first, last = averaged["epochs"]
+    scores = (f": {averaged['val_accuracy']:.2%} on validation against the best epoch's {averaged['best_epoch_val_accuracy']:.2%}"
+              if "val_accuracy" in averaged else "")
+    st.caption(f"Weight average of epochs {first}–{last}{scores}; "
+               f"{'kept' if averaged['kept_as_best'] else 'not kept'} as this run's best model.")
 
 st.subheader("All runs")
 table = pd.DataFrame(

@@ -86,11 +86,14 @@ def test_train_page_start_creates_a_run_with_the_form_values(small_dataset: Path
     app.toggle(key="bfloat16").set_value(True)
     app.select_slider(key="erasing").set_value(0.25)
     app.toggle(key="distil").set_value(True)
+    app.selectbox(key="schedule").set_value("constant")
+    app.number_input(key="swa_epochs").set_value(2)
     app.button(key="FormSubmitter:train_form-Start training").click().run()
     assert not app.exception, [e.value for e in app.exception]
     assert len(started) == 1 and started[0].arch == "tiny" and started[0].epochs == 3
     assert started[0].precision == "bfloat16" and started[0].erasing == 0.25
     assert started[0].teachers == [str(DEFAULT_MODEL_PATH)]  # distils the shipped model
+    assert started[0].schedule == "constant" and started[0].swa_epochs == 2
     assert started[0].sample_per_class > 0  # the sample toggle is on by default
 
 
@@ -103,6 +106,12 @@ def test_train_page_shows_a_finished_run_with_curves(finished_run: Path, small_d
     assert "finished" in app.dataframe[0].value["state"].tolist()
     assert app.dataframe[0].value[["flip TTA", "flip-zoom TTA"]].values.tolist() == [[0.25, 0.3125]]
     assert app.code[0].value.startswith("python -m fer_core train --data ") and "--arch tiny --epochs 2" in app.code[0].value
+    assert not any("Weight average" in caption.value for caption in app.caption)
+
+    (finished_run / "swa.json").write_text('{"epochs": [2, 2], "val_accuracy": 0.26, "best_epoch_val_accuracy": 0.24, "kept_as_best": true}')
+    app.run()
+    assert any(caption.value.startswith("Weight average of epochs 2–2: 26.00% on validation against the best epoch's 24.00%; kept")
+               for caption in app.caption)
 
 
 def test_train_page_averages_two_runs_into_the_default_model(finished_run: Path, small_dataset: Path, tmp_path: Path,
