@@ -7,8 +7,9 @@ what Live's 3 ms budget can afford. A run with ``swa_epochs`` keeps the running 
 folder (``swa_weights.npz``, so a resumed run carries on averaging), and at the end builds
 the averaged net, recomputes its batch-norm statistics (a mean of weights is not matched by
 the mean of the epochs' running statistics), scores it beside the best epoch on the
-validation split and keeps whichever is better as ``best.keras``. ``swa.keras`` and
-``swa.json`` keep the average and both scores either way.
+validation split and keeps whichever is better as ``best.keras`` (a replaced best epoch is
+kept as ``best_epoch.keras``). ``swa.keras`` and ``swa.json`` keep the average and both scores
+either way.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from fer_core.training import RunLog, build_configured_model, save_model_atomic
 STATE_FILE = "swa_weights.npz"
 MODEL_FILE = "swa.keras"
 REPORT_FILE = "swa.json"
+BEST_EPOCH_FILE = "best_epoch.keras"  # the best epoch's model, when the average replaced it as best.keras
 
 
 def first_averaged_epoch(config: TrainConfig) -> int:
@@ -160,6 +162,8 @@ def finish_weight_average(run_dir: Path, config: TrainConfig, train_images: np.n
         report["best_epoch_val_accuracy"] = _accuracy(load_classifier(best), val)
         report["kept_as_best"] = report["val_accuracy"] > report["best_epoch_val_accuracy"]
     if report["kept_as_best"]:
+        if best.exists():
+            os.replace(best, run_dir / BEST_EPOCH_FILE)
         save_model_atomic(averaged, best)
     write_json_atomic(run_dir / REPORT_FILE, report)
     scores = (f": {report['val_accuracy']:.2%} on {config.val_split} against the best epoch's "

@@ -99,6 +99,7 @@ def test_a_weight_averaged_run_keeps_the_better_of_average_and_best_epoch_and_fi
     best_accuracy = np.mean(predict_probabilities(load_classifier(run_dir / "best.keras"), images).argmax(axis=1) == labels)
     assert best_accuracy == pytest.approx(max(report["val_accuracy"], report["best_epoch_val_accuracy"]))
     assert "weight average of epochs 2-3" in (run_dir / "train.log").read_text()
+    assert (run_dir / "best_epoch.keras").is_file() == report["kept_as_best"]  # a replaced best epoch is kept
 
     (run_dir / "swa.json").unlink()  # as if killed while averaging: a resume finishes the job
     (run_dir / "swa.keras").unlink()
