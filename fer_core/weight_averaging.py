@@ -135,15 +135,15 @@ def read_weight_average(run_dir: Path) -> dict | None:
 
 
 def finish_weight_average(run_dir: Path, config: TrainConfig, train_images: np.ndarray,
-                          val: tuple[np.ndarray, np.ndarray] | None, log: RunLog) -> dict | None:
-    """Build the averaged net, keep it as ``best.keras`` if it scores better; returns the report."""
+                          val: tuple[np.ndarray, np.ndarray] | None, log: RunLog) -> None:
+    """Build the averaged net, keep it as ``best.keras`` if it scores better, report in ``swa.json``."""
     import keras
 
     from fer_core.model_io import load_classifier
 
     mean = RunningMean(run_dir / STATE_FILE)
     if not mean.count:
-        return None
+        return
     previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy("float32")  # saved models are float32, as best.keras
     try:
@@ -170,4 +170,3 @@ def finish_weight_average(run_dir: Path, config: TrainConfig, train_images: np.n
               f"{report['best_epoch_val_accuracy']:.2%}" if "val_accuracy" in report else "")
     log(f"weight average of epochs {report['epochs'][0]}-{report['epochs'][1]}{scores}; "
         f"{'kept' if report['kept_as_best'] else 'not kept'} as best.keras")
-    return report
