@@ -6,7 +6,8 @@ tends to generalise better, like an ensemble of those epochs but at the cost of 
 what Live's 3 ms budget can afford. A run with ``swa_epochs`` keeps the running mean in its
 folder (``swa_weights.npz``, so a resumed run carries on averaging), and at the end builds
 the averaged net, recomputes its batch-norm statistics (a mean of weights is not matched by
-the mean of the epochs' running statistics), scores it beside the best epoch on the
+any epoch's running statistics: member 1's average scored 65.20 % with the last epoch's and
+65.51 % with recomputed ones on PublicTest), scores it beside the best epoch on the
 validation split and keeps whichever is better as ``best.keras`` (a replaced best epoch is
 kept as ``best_epoch.keras``). ``swa.keras`` and ``swa.json`` keep the average and both scores
 either way.
