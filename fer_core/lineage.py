@@ -51,7 +51,18 @@ def stages_before(init_from: str) -> list[dict]:
         backend = metrics.get("backend", "tensorflow")
         if backend != "tensorflow":  # e.g. trained with JAX on a GPU machine: the command needs it to repeat
             stage["command"] = f"KERAS_BACKEND={backend} {stage['command']}"
-    return [*stages, stage]
+    return [*stages, {**stage, **_weight_average_stage(Path(init_from))}]
+
+
+def _weight_average_stage(model_path: Path) -> dict:
+    """For a run's weight average that was not kept as its best model (``swa.keras``), which
+    file the stage means and that file's own score; ``metrics.json`` describes ``best.keras``."""
+    from fer_core.weight_averaging import MODEL_FILE, read_weight_average
+
+    if model_path.name != MODEL_FILE:
+        return {}
+    report = read_weight_average(model_path.parent) or {}
+    return {"model": MODEL_FILE, "accuracy": report.get("val_accuracy")}
 
 
 def write_lineage(run_dir: Path, config: TrainConfig) -> None:

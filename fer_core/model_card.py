@@ -54,7 +54,7 @@ def measure_latency(model_dir: Path) -> dict[str, float]:
 
 def _stage_list(stages: list[dict], indent: str) -> str:
     return "\n".join(
-        f"{indent}{number}. `{stage['command']}`"
+        f"{indent}{number}. `{stage['command']}`" + (f" (its `{stage['model']}`)" if stage.get("model") else "")
         + (f" — {stage['accuracy']:.2%} on {stage.get('split') or 'PublicTest'}" if stage.get("accuracy") is not None else "")
         for number, stage in enumerate(stages, start=1)
     )

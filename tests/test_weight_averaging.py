@@ -106,3 +106,18 @@ def test_a_weight_averaged_run_keeps_the_better_of_average_and_best_epoch_and_fi
     resumed = run_cli("train", "--resume", str(run_dir))
     assert resumed.returncode == 0, resumed.stderr[-2000:]
     assert (run_dir / "swa.keras").is_file() and json.loads((run_dir / "swa.json").read_text())["epochs"] == [2, 3]
+
+
+def test_a_runs_weight_average_named_as_a_model_is_described_by_its_own_score(tmp_path: Path) -> None:
+    from fer_core.lineage import stages_before
+    from fer_core.model_card import _stage_list
+
+    (tmp_path / "config.json").write_text(TrainConfig(data="d.csv", epochs=12, swa_epochs=12).to_json())
+    (tmp_path / "metrics.json").write_text(json.dumps({"accuracy_no_tta": 0.65, "split": "PublicTest"}))
+    (tmp_path / "swa.json").write_text(json.dumps({"epochs": [1, 12], "val_accuracy": 0.64, "best_epoch_val_accuracy": 0.65,
+                                                   "kept_as_best": False}))
+    average = stages_before(str(tmp_path / "swa.keras"))[-1]
+    assert average["model"] == "swa.keras" and average["accuracy"] == 0.64
+    best = stages_before(str(tmp_path / "best.keras"))[-1]
+    assert "model" not in best and best["accuracy"] == 0.65
+    assert _stage_list([average], "").endswith("--swa-epochs 12` (its `swa.keras`) — 64.00% on PublicTest")
