@@ -170,7 +170,8 @@ PrivateTest (the project's independent test set) was not available to this train
   ```{stage_lines}
 {config_line}- Run{'s' if members else ''}: `{metrics['run_id']}`, published {metrics['published_at']}.
 - Training curve (validation accuracy per epoch) is in each run's `history.csv`; the epoch with the best
-  PublicTest accuracy was kept (`best.keras`).
+  PublicTest accuracy was kept (`best.keras`), or with `--swa-epochs` the average of the last epochs'
+  weights where it scored better (`swa.json`).
 
 {live_section}
 ## Speed on the development machine (2 CPU cores)

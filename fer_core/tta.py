@@ -5,8 +5,8 @@ the nets faces zoomed by up to 10 %), so each view is an honest second guess and
 is right more often than any one. Measured on PublicTest for four separately trained nets of
 this project (vgg and vgg_wide, 63.7-65.3 % plain): flip averaging adds 0.6-1.3 points, and
 flip at three scales (0.9, 1.0, 1.1; six views) a further 1.3-1.5; for the shipped pair of
-nets 65.81 % plain, 66.65 % flip, 67.85 % flip-zoom. Rotating by +-10 degrees on top added
-0.0-0.6 for three times the passes, and nothing for the pair; 2-pixel shifts lowered accuracy.
+nets 66.93 % plain, 67.60 % flip, 67.87 % flip-zoom. Rotating by +-10 degrees on top added
+0.0-0.6 for three times the passes, and nothing for the previous pair; 2-pixel shifts lowered accuracy.
 Each view costs a full pass, so the live path affords flip at most; stills and offline
 evaluation can afford all six.
 """
