@@ -70,7 +70,8 @@ with st.expander("New training run", expanded=not runs):
             swa_epochs = cols[1].number_input("Average the last N epochs' weights", 0, 300, 0, key="swa_epochs",
                                               help="Stochastic weight averaging: at the end, one net whose weights are the mean "
                                                    "of the last N epochs', kept if it beats the best epoch on validation. "
-                                                   "Costs one extra pass over the training faces.")
+                                                   "Costs one extra pass over the training faces. Measured here: finished vgg "
+                                                   "nets continued 12 epochs at a constant rate gained 0.1-0.2 point (README).")
             cols = st.columns([2, 1, 1, 1])
             name = cols[0].text_input("Run name (optional)", "", max_chars=32, key="run_name")
             erasing = cols[1].select_slider("Random erasing", [0.0, 0.25, 0.5], 0.0, key="erasing",
