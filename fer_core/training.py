@@ -243,20 +243,27 @@ def build_configured_model(config: TrainConfig):
     return build_model(config.arch, augment=config.augment, dropout=config.dropout, erasing=config.erasing)
 
 
-def float32_copy(model, config: TrainConfig):
-    """The model rebuilt with float32 layers and the same weights (mixed-precision weights are
-    float32 already): ``best.keras`` is what Evaluate, publish, TFLite export and Live load,
-    and a bf16 layer there would run slower and quantise differently from what was measured."""
+def build_float32_model(config: TrainConfig):
+    """The config's network with float32 layers, whatever the run's precision policy: saved
+    models (``best.keras``, a weight average) are float32, since Evaluate, publish, TFLite
+    export and Live load them, and a bf16 layer there would run slower and quantise differently
+    from what was measured."""
     import keras
 
-    if config.precision == "float32":
-        return model
     previous = keras.mixed_precision.global_policy()
     keras.mixed_precision.set_global_policy("float32")
     try:
-        copy = build_configured_model(config)
+        return build_configured_model(config)
     finally:
         keras.mixed_precision.set_global_policy(previous)
+
+
+def float32_copy(model, config: TrainConfig):
+    """The model rebuilt with float32 layers and the same weights (mixed-precision weights are
+    float32 already)."""
+    if config.precision == "float32":
+        return model
+    copy = build_float32_model(config)
     copy.set_weights(model.get_weights())
     return copy
 
@@ -426,8 +433,7 @@ def _train(run_dir: Path, resume: bool, stop_flag: dict, log: RunLog) -> str:
         if stop_flag.get("reason") or (run_dir / "cancel").exists():
             raise RunCancelled(stop_flag.get("reason") or "cancelled by the user")
         if initial_epoch >= config.epochs:
-            if config.swa_epochs:  # killed while averaging?
-                _finish_weight_average(run_dir, config, x_train, val, log)
+            _finish_weight_average(run_dir, config, x_train, val, log)  # in case it was killed while averaging
             _set_status(run_dir, "finished", epoch=initial_epoch, message="already complete")
             return "finished"
         _set_status(run_dir, "running", message="", epoch=initial_epoch, epochs=config.epochs, batches=steps, started_at=started)
@@ -445,8 +451,7 @@ def _train(run_dir: Path, resume: bool, stop_flag: dict, log: RunLog) -> str:
             callbacks=callbacks,
             verbose=0,
         )
-        if config.swa_epochs:
-            _finish_weight_average(run_dir, config, x_train, val, log)
+        _finish_weight_average(run_dir, config, x_train, val, log)
     except RunCancelled as stop:
         _record_final_state(run_dir, "cancelled", log, message=str(stop), eta_s=None)
         log(f"cancelled: {stop}")
@@ -465,9 +470,12 @@ def _train(run_dir: Path, resume: bool, stop_flag: dict, log: RunLog) -> str:
 
 def _finish_weight_average(run_dir: Path, config: TrainConfig, train_images: np.ndarray,
                            val: tuple[np.ndarray, np.ndarray] | None, log: RunLog) -> None:
+    """With ``swa_epochs``, build and score the weight average unless a resume after the end finds it done."""
+    if not config.swa_epochs:
+        return
     from fer_core.weight_averaging import REPORT_FILE, finish_weight_average
 
-    if (run_dir / REPORT_FILE).exists():  # averaged already: a resume after the end
+    if (run_dir / REPORT_FILE).exists():
         return
     _set_status(run_dir, "running", message="averaging the last epochs' weights", eta_s=None)
     finish_weight_average(run_dir, config, train_images, val, log)

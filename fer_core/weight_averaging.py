@@ -24,7 +24,7 @@ import numpy as np
 from fer_core.config import TrainConfig
 from fer_core.errors import FerError
 from fer_core.runs import write_json_atomic
-from fer_core.training import RunLog, build_configured_model, save_model_atomic
+from fer_core.training import RunLog, build_float32_model, save_model_atomic
 
 STATE_FILE = "swa_weights.npz"
 MODEL_FILE = "swa.keras"
@@ -138,19 +138,12 @@ def read_weight_average(run_dir: Path) -> dict | None:
 def finish_weight_average(run_dir: Path, config: TrainConfig, train_images: np.ndarray,
                           val: tuple[np.ndarray, np.ndarray] | None, log: RunLog) -> None:
     """Build the averaged net, keep it as ``best.keras`` if it scores better, report in ``swa.json``."""
-    import keras
-
     from fer_core.model_io import load_classifier
 
     mean = RunningMean(run_dir / STATE_FILE)
     if not mean.count:
         return
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("float32")  # saved models are float32, as best.keras
-    try:
-        averaged = build_configured_model(config)
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
+    averaged = build_float32_model(config)
     for variable, value in zip(averaged.trainable_variables, mean.means, strict=True):
         variable.assign(value.astype(np.float32))
     recompute_batch_norm_statistics(averaged, train_images)

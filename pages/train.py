@@ -173,13 +173,14 @@ def monitor(run_id: str) -> None:
 
 
 monitor(selected)
+selected_dir = run_dir_for(selected)
 try:  # outside the 2-second fragment: a run's command never changes
-    command = TrainConfig.load(run_dir_for(selected) / "config.json").command()
+    command = TrainConfig.load(selected_dir / "config.json").command()
 except FerError as exc:
     command = f"# {exc}"
 with st.expander("Command (repeats this run)"):
     st.code(command, language="bash", wrap_lines=True)
-if (averaged := read_weight_average(run_dir_for(selected))) is not None:
+if (averaged := read_weight_average(selected_dir)) is not None:
     first, last = averaged["epochs"]
     scores = (f": {averaged['val_accuracy']:.2%} on validation against the best epoch's {averaged['best_epoch_val_accuracy']:.2%}"
               if "val_accuracy" in averaged else "")
