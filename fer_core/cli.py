@@ -178,9 +178,43 @@ def _evaluate(args: argparse.Namespace) -> int:
         _print_json(report)
     else:
         tta = f", {TTA_LABELS[args.tta]}" if args.tta != "none" else ""
-        print(f"{report['model']} on {args.usage} ({report['n']} faces{tta}): accuracy {report['accuracy']:.4f}")
+        low, high = report["accuracy_interval"]
+        print(f"{report['model']} on {args.usage} ({report['n']} faces{tta}): accuracy {report['accuracy']:.4f} "
+              f"(95% interval {low:.4f}-{high:.4f})")
         for name, values in report["per_class"].items():
             print(f"  {name:9s} precision {values['precision']:.3f} recall {values['recall']:.3f} f1 {values['f1']:.3f} n={values['support']}")
+    return 0
+
+
+@command("compare")
+def _compare(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from fer_core.ensemble import member_model_path
+    from fer_core.evaluation import predict_probabilities
+    from fer_core.model_io import load_classifier
+    from fer_core.paths import DEFAULT_MODEL_PATH
+    from fer_core.significance import describe_comparison, paired_comparison, wilson_interval
+
+    rows = _labelled_split(args.data, args.usage)
+    paths = [DEFAULT_MODEL_PATH if source == "default" else member_model_path(source) for source in (args.a, args.b)]
+    predictions = [predict_probabilities(load_classifier(path), rows.images, tta=args.tta).argmax(axis=1) for path in paths]
+    comparison = paired_comparison(rows.labels, *predictions)
+    correct = [int(np.sum(predicted == rows.labels)) for predicted in predictions]
+    accuracies = [count / comparison.n for count in correct]
+    intervals = [wilson_interval(count, comparison.n) for count in correct]
+    if args.json:
+        _print_json({
+            "split": args.usage, "tta": args.tta, "n": comparison.n, "models": [str(path) for path in paths],
+            "accuracy": accuracies, "accuracy_interval": [list(interval) for interval in intervals],
+            "only_a": comparison.only_a, "only_b": comparison.only_b, "p_value": comparison.p_value,
+        })
+        return 0
+    tta = f", {TTA_LABELS[args.tta]}" if args.tta != "none" else ""
+    print(f"{args.usage} ({comparison.n} faces{tta}):")
+    for name, path, accuracy, (low, high) in zip("AB", paths, accuracies, intervals, strict=True):
+        print(f"  {name} {accuracy:.4f} (95% interval {low:.4f}-{high:.4f})  {path}")
+    print(describe_comparison(comparison))
     return 0
 
 
@@ -260,11 +294,12 @@ def _ensemble_search(args: argparse.Namespace) -> int:
         _print_json({"split": args.split, "n": len(rows.labels), "compared": len(ranked), "subsets": ranked})
         return 0
     print(f"{len(ranked)} subsets compared on {args.split} ({len(rows.labels)} faces); best first "
-          f"(the best of many is a little flattered). A face costs one pass per member, two with flip TTA, six with flip-zoom.")
+          f"(the best of many is a little flattered). A face costs one pass per member, two with flip TTA, six with flip-zoom. "
+          f"p: exact McNemar test of each subset against the best with flip TTA (under 0.05: the gap is unlikely to be chance).")
     labels = {name: Path(name).parent.name if Path(name).name == "best.keras" else name for name in probabilities}
     for row in ranked[: args.top]:
         print(f"  {row['accuracy']:.4f} plain  {row['accuracy_tta']:.4f} flip  {row['accuracy_flip_zoom_tta']:.4f} flip-zoom  "
-              f"{row['parameters'] / 1e6:5.2f} M params  "
+              f"p={row['p_vs_best']:<6.3g}  {row['parameters'] / 1e6:5.2f} M params  "
               + " + ".join(labels[name] for name in row["members"]))
     return 0
 
@@ -379,6 +414,14 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", help="a .keras file (default: the shipped default model)")
     evaluate.add_argument("--tta", **TTA_ARGUMENT)
     evaluate.add_argument("--json", action="store_true")
+
+    compare = sub.add_parser("compare", help="are two models really different? paired (McNemar) test on the same faces")
+    compare.add_argument("a", metavar="A", help="'default', a run id/folder (its best.keras) or a .keras file")
+    compare.add_argument("b", metavar="B", help="the same for the second model")
+    compare.add_argument("--data", required=True)
+    compare.add_argument("--usage", default="PublicTest", help="split to compare on (PublicTest, PrivateTest, Training)")
+    compare.add_argument("--tta", **TTA_ARGUMENT)
+    compare.add_argument("--json", action="store_true")
 
     predict_csv = sub.add_parser("predict-csv", help="predict labels for a Kaggle-style test.csv (pixels only)")
     predict_csv.add_argument("--data", required=True)

@@ -25,6 +25,7 @@ from fer_core.config import portable_path
 from fer_core.errors import FerError
 from fer_core.labels import IMAGE_SIZE
 from fer_core.lineage import stages_before
+from fer_core.significance import paired_comparison
 from fer_core.tta import TTA_MODES
 
 ENSEMBLE_FILE = "ensemble.json"
@@ -61,7 +62,10 @@ def member_model_path(source: str | Path) -> Path:
         return path
     from fer_core.runs import resolve_run_dir
 
-    best = resolve_run_dir(source) / "best.keras"
+    run_dir = resolve_run_dir(source)
+    if not run_dir.is_dir():
+        raise FerError(f"{source} is neither a .keras file nor a training run")
+    best = run_dir / "best.keras"
     if not best.is_file():
         raise FerError(f"run {source} has no best.keras yet (it has not finished an epoch)")
     return best
@@ -80,20 +84,26 @@ def compare_subsets(probabilities: dict[str, dict[str, np.ndarray]], labels: np.
     ``probabilities`` maps a name to its probabilities on the selection split per TTA mode, so
     each model is run once however many subsets it joins (averaging members and averaging views
     commute). Choosing the best of many subsets on that split flatters the winner a little;
-    the caller reports how many were compared.
+    the caller reports how many were compared, and each row's ``p_vs_best`` (exact McNemar,
+    flip TTA, on the same faces) says whether its gap to the winner could be chance.
     """
     names = list(probabilities)
-    rows = []
+    rows, flip_predictions = [], []
     for size in range(1, min(len(names), MAX_MEMBERS) + 1):
         for subset in itertools.combinations(names, size):
-            accuracy = {
-                mode: float(np.mean(np.mean([probabilities[name][mode] for name in subset], axis=0).argmax(axis=1) == labels))
-                for mode in TTA_MODES
+            predictions = {
+                mode: np.mean([probabilities[name][mode] for name in subset], axis=0).argmax(axis=1) for mode in TTA_MODES
             }
+            flip_predictions.append(predictions["flip"])
             rows.append({
                 "members": list(subset),
-                "accuracy": accuracy["none"],
-                "accuracy_tta": accuracy["flip"],
-                "accuracy_flip_zoom_tta": accuracy["flip-zoom"],
+                "accuracy": float(np.mean(predictions["none"] == labels)),
+                "accuracy_tta": float(np.mean(predictions["flip"] == labels)),
+                "accuracy_flip_zoom_tta": float(np.mean(predictions["flip-zoom"] == labels)),
             })
-    return sorted(rows, key=lambda row: (-row["accuracy_tta"], -row["accuracy"], len(row["members"])))
+    order = sorted(range(len(rows)), key=lambda i: (-rows[i]["accuracy_tta"], -rows[i]["accuracy"], len(rows[i]["members"])))
+    if order:
+        best = flip_predictions[order[0]]
+        for index in order:
+            rows[index]["p_vs_best"] = paired_comparison(labels, best, flip_predictions[index]).p_value
+    return [rows[index] for index in order]

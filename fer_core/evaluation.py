@@ -1,4 +1,4 @@
-"""Honest evaluation: accuracy, per-class precision/recall/F1, confusion matrix.
+"""Honest evaluation: accuracy with its 95 % interval, per-class precision/recall/F1, confusion matrix.
 
 Optional test-time augmentation (see ``tta``) averages the probabilities over label-safe
 views of each face: its mirror image (~0.8 point) or mirror and zoom (~2 points). Scoring
@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from fer_core.labels import CLASS_NAMES, NUM_CLASSES
+from fer_core.significance import wilson_interval
 
 # 128 faces a batch: 512 made the server peak at 1.33 GB (conv activations), 128 keeps
 # Evaluate within Community Cloud's budget at the same speed on a CPU.
@@ -53,6 +54,7 @@ def classification_report(labels: np.ndarray, probabilities: np.ndarray) -> dict
     """Accuracy, per-class metrics and the confusion matrix as JSON-ready types."""
     predictions = probabilities.argmax(axis=1)
     matrix = confusion_matrix(labels, predictions)
+    correct = int(np.trace(matrix))
     per_class = {}
     for index, name in enumerate(CLASS_NAMES):
         true_positive = int(matrix[index, index])
@@ -60,10 +62,12 @@ def classification_report(labels: np.ndarray, probabilities: np.ndarray) -> dict
         precision = true_positive / predicted if predicted else 0.0
         recall = true_positive / support if support else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        per_class[name] = {"precision": precision, "recall": recall, "f1": f1, "support": support}
+        per_class[name] = {"precision": precision, "recall": recall, "f1": f1, "support": support,
+                           "recall_interval": list(wilson_interval(true_positive, support))}
     return {
         "n": len(labels),
-        "accuracy": float((predictions == labels).mean()) if len(labels) else 0.0,
+        "accuracy": correct / len(labels) if len(labels) else 0.0,
+        "accuracy_interval": list(wilson_interval(correct, len(labels))),
         "macro_f1": float(np.mean([m["f1"] for m in per_class.values()])),
         "per_class": per_class,
         "confusion": matrix.tolist(),

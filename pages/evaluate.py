@@ -10,10 +10,11 @@ from fer_core.data import FerDataset
 from fer_core.errors import FerError
 from fer_core.evaluation import classification_report, predict_probabilities
 from fer_core.labels import CLASS_NAMES
+from fer_core.significance import describe_comparison, describe_interval, paired_comparison
 from fer_core.tta import TTA_LABELS, TTA_MODES
 from ui.bootstrap import bootstrap
 from ui.dataset import dataset_sidebar
-from ui.models import load_model, model_sidebar
+from ui.models import load_model, model_choices, model_sidebar
 
 bootstrap()  # before anything loads TensorFlow: see ui/bootstrap.py
 
@@ -63,10 +64,40 @@ cols[0].metric("Accuracy", f"{report['accuracy']:.2%}")
 cols[1].metric("Macro F1", f"{report['macro_f1']:.3f}")
 cols[2].metric("Faces", f"{report['n']:,}")
 cols[3].metric("Chance (majority class)", f"{np.bincount(rows.labels, minlength=7).max() / len(rows):.1%}")
-st.caption(f"{model_label} on {source.path.name} / {split}" + (f" with {TTA_LABELS[tta]}" if tta != "none" else ""))
+st.caption(
+    f"{model_label} on {source.path.name} / {split}" + (f" with {TTA_LABELS[tta]}" if tta != "none" else "")
+    + f" · accuracy {describe_interval(int(np.trace(report['confusion'])), report['n'])} (Wilson): "
+    "the sampling error of this many faces, so smaller gaps between models need the paired test below."
+)
+
+st.subheader("Compare with another model")
+choices = model_choices()
+others = [label for label in choices if label != model_label]
+other_label = st.selectbox(
+    "Second model, scored on the same faces", [None, *others], key="eval_compare",
+    format_func=lambda label: "— choose one —" if label is None else label,
+    help="McNemar's exact test: it counts only the faces where exactly one model is right, so it can tell "
+         "a real gain from luck far more sharply than comparing two accuracies and their intervals.",
+)
+if other_label is not None:
+    other_path = choices[other_label]
+    try:
+        other = _probabilities(
+            str(other_path), other_path.stat().st_mtime, str(source.path), source.path.stat().st_mtime, split, tta, dataset
+        )
+    except FerError as exc:
+        st.error(str(exc))
+    else:
+        comparison = paired_comparison(rows.labels, probabilities.argmax(axis=1), other.argmax(axis=1))
+        cols = st.columns(3)
+        cols[0].metric(model_label, f"{report['accuracy']:.2%}")
+        cols[1].metric(other_label, f"{(other.argmax(axis=1) == rows.labels).mean():.2%}", f"{-comparison.difference:+.2%}")
+        cols[2].metric("p-value (exact McNemar)", f"{comparison.p_value:.3g}")
+        st.write(describe_comparison(comparison, "this model", "the second model"))
 
 st.subheader("Per class")
 st.plotly_chart(charts.per_class_metrics_figure(report["per_class"]), key="per_class")
+st.caption("Whiskers on recall: its 95% interval. A small class (disgust) has a wide one: its recall is the least certain.")
 
 st.subheader("Confusion matrix")
 normalise = st.toggle("Row-normalised (share of each true class)", True, key="confusion_normalise")

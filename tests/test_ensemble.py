@@ -125,6 +125,7 @@ def test_subsets_are_ranked_by_flip_accuracy_and_averaging_can_beat_each_member(
     rows = compare_subsets({"a": dict.fromkeys(("none", "flip", "flip-zoom"), a), "b": dict.fromkeys(("none", "flip", "flip-zoom"), b)}, labels)
     assert [row["members"] for row in rows] == [["a", "b"], ["a"], ["b"]]
     assert rows[0]["accuracy"] == rows[0]["accuracy_tta"] == rows[0]["accuracy_flip_zoom_tta"] == 1.0 and rows[1]["accuracy"] == 0.5
+    assert [row["p_vs_best"] for row in rows] == [1.0, 0.5, 0.5]  # two faces apart of four: a coin could do it
     right = np.eye(7)[labels]
     by_mode = compare_subsets({"a": {"none": a, "flip": a, "flip-zoom": right}, "b": {"none": b, "flip": right, "flip-zoom": b}}, labels)
     assert [row["members"] for row in by_mode] == [["a", "b"], ["b"], ["a"]]  # b before a: ranked by flip, the live setting
@@ -139,6 +140,7 @@ def test_cli_ensemble_search_scores_every_subset(finished_run: Path, second_run:
     assert report["compared"] == 3 and len(report["subsets"]) == 3
     assert {len(row["members"]) for row in report["subsets"]} == {1, 2}
     assert all(0 <= row["accuracy"] <= 1 and 0 <= row["accuracy_flip_zoom_tta"] <= 1 and row["parameters"] > 0 for row in report["subsets"])
+    assert report["subsets"][0]["p_vs_best"] == 1.0 and all(0 < row["p_vs_best"] <= 1 for row in report["subsets"])
     text = run_cli("ensemble-search", str(finished_run), str(second_run), "--data", data, "--top", "1")
     assert text.returncode == 0 and text.stdout.startswith("3 subsets compared on PublicTest")
     assert len(text.stdout.strip().splitlines()) == 2 and "best.keras" not in text.stdout  # runs named by folder

@@ -150,8 +150,22 @@ def test_evaluate_page_reports_metrics_for_a_run_model(finished_run: Path, small
     assert labels["Faces"] == "14"
     assert 0 <= float(labels["Accuracy"].rstrip("%")) <= 100
     assert len(app.get("plotly_chart")) == 2
+    assert any("95% interval" in c.value for c in app.caption)
     app.selectbox(key="eval_tta").set_value("flip-zoom").run()
-    assert not app.exception and any(c.value.endswith("with flip-zoom TTA") for c in app.caption)
+    assert not app.exception and any("with flip-zoom TTA" in c.value for c in app.caption)
+
+
+def test_evaluate_page_compares_two_models_on_the_same_faces(finished_run: Path, small_dataset: Path) -> None:
+    app = run_page("evaluate", timeout=180)
+    chooser = app.sidebar.selectbox(key="model_choice")
+    chooser.set_value(next(o for o in chooser.options if finished_run.name in o)).run()
+    assert "p-value (exact McNemar)" not in {m.label for m in app.metric}  # nothing compared until asked
+    app.selectbox(key="eval_compare").set_value("default model").run()
+    assert not app.exception, [e.value for e in app.exception]
+    metrics = {m.label: m.value for m in app.metric}
+    assert 0 < float(metrics["p-value (exact McNemar)"]) <= 1
+    sentence = next(m.value for m in app.markdown if "exact McNemar" in m.value)
+    assert "of 14 faces" in sentence
 
 
 class FakeStreamState:

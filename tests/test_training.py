@@ -59,7 +59,8 @@ def test_cli_train_writes_every_file_then_evaluates(tiny_dataset: Path) -> None:
     assert report["n"] == 28 and report["tta"] == "flip"  # a bare --tta keeps its old meaning
     assert set(report["per_class"]) == {"angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"}
     assert np.array(report["confusion"]).shape == (7, 7) and np.array(report["confusion"]).sum() == 28
-    assert set(report["per_class"]["angry"]) == {"precision", "recall", "f1", "support"}
+    assert set(report["per_class"]["angry"]) == {"precision", "recall", "f1", "support", "recall_interval"}
+    assert report["accuracy_interval"][0] <= report["accuracy"] <= report["accuracy_interval"][1]
 
     listing = run_cli("runs")
     assert run_dir.name in listing.stdout and "finished" in listing.stdout
