@@ -93,6 +93,6 @@ def describe_comparison(comparison: PairedComparison, name_a: str = "A", name_b:
         else "within what chance alone produces on this many faces"
     )
     return (
-        f"{lead}: of {comparison.n:,} faces, {comparison.only_a:,} are right only for {name_a} and "
+        f"{lead[0].upper()}{lead[1:]}: of {comparison.n:,} faces, {comparison.only_a:,} are right only for {name_a} and "
         f"{comparison.only_b:,} only for {name_b} (exact McNemar p = {comparison.p_value:.3g}, {verdict})."
     )

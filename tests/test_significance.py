@@ -58,7 +58,7 @@ def test_describe_comparison_names_the_leader_and_the_verdict() -> None:
     labels = np.zeros(40, int)
     better, worse = np.zeros(40, int), np.r_[np.ones(12, int), np.zeros(28, int)]
     text = describe_comparison(paired_comparison(labels, worse, better), "old", "new")
-    assert text.startswith("new is ahead of old by 30.00%") and "0 are right only for old and 12 only for new" in text
+    assert text.startswith("New is ahead of old by 30.00%") and "0 are right only for old and 12 only for new" in text
     assert "unlikely to be chance" in text
     close = describe_comparison(paired_comparison(labels, np.r_[1, np.zeros(39, int)], better), "old", "new")
     assert "within what chance alone produces" in close
