@@ -151,6 +151,22 @@ def per_class_metrics_figure(per_class: dict) -> go.Figure:
     return figure
 
 
+def reliability_figure(bins: Sequence[dict]) -> go.Figure:
+    """Accuracy against confidence per confidence bin, beside the diagonal of perfect calibration:
+    a bar below the line means the model claims more than it delivers."""
+    table = pd.DataFrame(list(bins), columns=["low", "high", "count", "confidence", "accuracy"])
+    figure = go.Figure()
+    figure.add_bar(x=(table["low"] + table["high"]) / 2, y=table["accuracy"], width=(table["high"] - table["low"]) * 0.9,
+                   name="accuracy", customdata=table[["count", "confidence"]],
+                   hovertemplate="confidence %{customdata[1]:.0%}: right %{y:.0%} of %{customdata[0]} faces<extra></extra>")
+    figure.add_scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfectly calibrated", line={"dash": "dash", "color": "grey"})
+    figure.add_scatter(x=table["confidence"], y=table["confidence"], mode="markers", name="mean confidence",
+                       marker={"color": "black", "size": 6})
+    figure.update_layout(xaxis={"range": [0, 1], "title": "confidence of the top class"},
+                         yaxis={"range": [0, 1], "title": "share right"}, margin={"t": 30, "b": 10}, height=380)
+    return figure
+
+
 def probability_timeline_figure(timeline: pd.DataFrame) -> go.Figure:
     """Per-class probability over a video's time axis (column ``time_s`` plus one per class)."""
     long = timeline.melt(id_vars=["time_s"], value_vars=list(CLASS_NAMES), var_name="class", value_name="probability")

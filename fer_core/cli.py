@@ -180,7 +180,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         tta = f", {TTA_LABELS[args.tta]}" if args.tta != "none" else ""
         low, high = report["accuracy_interval"]
         print(f"{report['model']} on {args.usage} ({report['n']} faces{tta}): accuracy {report['accuracy']:.4f} "
-              f"(95% interval {low:.4f}-{high:.4f})")
+              f"(95% interval {low:.4f}-{high:.4f}), calibration error {report['expected_calibration_error']:.4f}")
         for name, values in report["per_class"].items():
             print(f"  {name:9s} precision {values['precision']:.3f} recall {values['recall']:.3f} f1 {values['f1']:.3f} n={values['support']}")
     return 0

@@ -1,4 +1,5 @@
-"""Honest evaluation: accuracy with its 95 % interval, per-class precision/recall/F1, confusion matrix.
+"""Honest evaluation: accuracy with its 95 % interval, per-class precision/recall/F1, confusion
+matrix, and how far the model's confidence can be taken at its word (calibration error).
 
 Optional test-time augmentation (see ``tta``) averages the probabilities over label-safe
 views of each face: its mirror image (~0.8 point) or mirror and zoom (~2 points). Scoring
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from fer_core.calibration import expected_calibration_error
 from fer_core.labels import CLASS_NAMES, NUM_CLASSES
 from fer_core.significance import wilson_interval
 
@@ -69,6 +71,7 @@ def classification_report(labels: np.ndarray, probabilities: np.ndarray) -> dict
         "accuracy": correct / len(labels) if len(labels) else 0.0,
         "accuracy_interval": list(wilson_interval(correct, len(labels))),
         "macro_f1": float(np.mean([m["f1"] for m in per_class.values()])),
+        "expected_calibration_error": expected_calibration_error(labels, probabilities),
         "per_class": per_class,
         "confusion": matrix.tolist(),
     }

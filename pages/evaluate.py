@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 from fer_core import charts
+from fer_core.calibration import reliability_bins
 from fer_core.data import FerDataset
 from fer_core.errors import FerError
 from fer_core.evaluation import classification_report, predict_probabilities
@@ -102,6 +103,15 @@ st.caption("Whiskers on recall: its 95% interval. A small class (disgust) has a 
 st.subheader("Confusion matrix")
 normalise = st.toggle("Row-normalised (share of each true class)", True, key="confusion_normalise")
 st.plotly_chart(charts.confusion_figure(np.array(report["confusion"]), normalise=normalise), key="confusion")
+
+st.subheader("Calibration")
+cols = st.columns([1, 3])
+cols[0].metric("Calibration error (ECE)", f"{report['expected_calibration_error']:.1%}",
+               help="The gap between the confidence the model shows and how often it is right, averaged over "
+                    "faces: 0% means a face shown at 80% is right four times in five.")
+cols[0].caption("Faces grouped by the probability of the top class (the figure Live and Photos show). "
+                "Bars under the dashed line: the model claims more than it delivers; above: it is too modest.")
+cols[1].plotly_chart(charts.reliability_figure(reliability_bins(rows.labels, probabilities)), key="reliability")
 
 st.subheader("Most confident mistakes")
 cols = st.columns(3)
