@@ -7,6 +7,7 @@ import streamlit as st
 from fer_core.dataset_sources import HOW_TO_GET, find_datasets
 from fer_core.labels import CLASS_NAMES
 from fer_core.paths import DEFAULT_MODEL_DIR
+from fer_core.significance import describe_interval
 from ui.bootstrap import bootstrap
 from ui.settings import public_demo_mode, secrets
 
@@ -30,7 +31,10 @@ metrics_path = DEFAULT_MODEL_DIR / "metrics.json"
 if metrics_path.exists():
     metrics = json.loads(metrics_path.read_text())
     cols = st.columns(5)
-    cols[0].metric("PublicTest accuracy", f"{metrics.get('accuracy', 0):.1%}")
+    accuracy, faces = metrics.get("accuracy", 0), metrics.get("n", 0)
+    cols[0].metric("PublicTest accuracy", f"{accuracy:.1%}",
+                   help=f"{describe_interval(round(accuracy * faces), faces)} over {faces:,} faces (Wilson): "
+                        "the sampling error of the split.")
     if "accuracy_tta" in metrics:
         cols[1].metric("with flip TTA", f"{metrics['accuracy_tta']:.1%}", help="Live: each face averaged with its mirror image.")
     if "accuracy_flip_zoom_tta" in metrics:
