@@ -43,6 +43,8 @@ def test_home_names_the_app(small_dataset: Path) -> None:
     app = run_page("home")
     assert app.title[0].value == "FER Studio"
     assert any("fer2013.csv" in s.value for s in app.success)
+    accuracy = next(m for m in app.metric if m.label == "PublicTest accuracy")
+    assert "95% interval" in accuracy.proto.help and "3,589 faces" in accuracy.proto.help
 
 
 def test_explore_shows_charts_for_the_dataset(small_dataset: Path) -> None:
