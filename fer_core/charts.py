@@ -137,12 +137,12 @@ def confusion_figure(matrix: np.ndarray, *, normalise: bool) -> go.Figure:
 
 
 def per_class_metrics_figure(per_class: dict) -> go.Figure:
-    """Precision, recall and F1 per class; recall carries its 95 % interval as a whisker where the
-    report has one, because a class as small as disgust (56 PublicTest faces) swings by ±12 points."""
+    """Precision, recall and F1 per class; recall carries its 95 % interval as a whisker, because
+    a class as small as disgust (56 PublicTest faces) swings by ±12 points."""
     rows = []
     for name, values in per_class.items():
         for metric in ("precision", "recall", "f1"):
-            low, high = values.get("recall_interval", (np.nan, np.nan)) if metric == "recall" else (np.nan, np.nan)
+            low, high = values["recall_interval"] if metric == "recall" else (np.nan, np.nan)
             rows.append({"class": name, "metric": metric, "value": values[metric],
                          "above": high - values[metric], "below": values[metric] - low})
     figure = px.bar(pd.DataFrame(rows), x="class", y="value", color="metric", barmode="group", category_orders=CLASS_ORDER,

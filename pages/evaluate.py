@@ -11,7 +11,7 @@ from fer_core.data import FerDataset
 from fer_core.errors import FerError
 from fer_core.evaluation import classification_report, predict_probabilities
 from fer_core.labels import CLASS_NAMES
-from fer_core.significance import describe_comparison, describe_interval, paired_comparison
+from fer_core.significance import describe_comparison, paired_comparison
 from fer_core.tta import TTA_LABELS, TTA_MODES
 from ui.bootstrap import bootstrap
 from ui.dataset import dataset_sidebar
@@ -65,10 +65,11 @@ cols[0].metric("Accuracy", f"{report['accuracy']:.2%}")
 cols[1].metric("Macro F1", f"{report['macro_f1']:.3f}")
 cols[2].metric("Faces", f"{report['n']:,}")
 cols[3].metric("Chance (majority class)", f"{np.bincount(rows.labels, minlength=7).max() / len(rows):.1%}")
+low, high = report["accuracy_interval"]
 st.caption(
     f"{model_label} on {source.path.name} / {split}" + (f" with {TTA_LABELS[tta]}" if tta != "none" else "")
-    + f" · accuracy {describe_interval(int(np.trace(report['confusion'])), report['n'])} (Wilson): "
-    "the sampling error of this many faces, so smaller gaps between models need the paired test below."
+    + f" · accuracy 95% interval {low:.1%}–{high:.1%} (Wilson): the sampling error of this many faces, "
+    "so smaller gaps between models need the paired test below."
 )
 
 st.subheader("Compare with another model")
