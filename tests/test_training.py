@@ -14,7 +14,7 @@ import pytest
 from conftest import random_faces, write_fer_csv
 from test_cli_data import run_cli
 
-from fer_core.config import TrainConfig
+from fer_core.config import TrainConfig, portable_path
 from fer_core.errors import FerError
 from fer_core.runs import list_runs, read_history, read_status, request_cancel, resume_run, run_dir_for, start_new_run
 
@@ -184,8 +184,9 @@ def test_a_continued_models_card_lists_the_earlier_stage_with_its_score(finished
     card = (second / "model_card.md").read_text()
     first_accuracy = json.loads((first / "metrics.json").read_text())["accuracy_no_tta"]
     assert f"1. `{first_command}` — {first_accuracy:.2%} on PublicTest" in card
-    assert f"--init-from {first / 'model.keras'}" in card
-    assert f"teachers=[{first / 'model.keras'}], teacher_weight=0.5" in card and f"--teacher {first / 'model.keras'}" in card
+    first_model = portable_path(str(first / "model.keras"))  # as the card shows it (relative where beside the repo)
+    assert f"--init-from {first_model}" in card
+    assert f"teachers=[{first_model}], teacher_weight=0.5" in card and f"--teacher {first_model}" in card
     assert "teacher" not in (first / "model_card.md").read_text()  # a run without teachers does not mention them
 
 
@@ -212,7 +213,8 @@ def test_a_distilled_run_records_its_teacher_and_learns_from_its_predictions(tin
     assert result.returncode == 0, result.stderr[-1500:]
     run_dir = Path(os.environ["FER_RUNS_DIR"]) / result.stdout.split("run folder: ")[1].split()[0].split("/")[-1]
     config = TrainConfig.load(run_dir / "config.json")
-    assert config.teachers == [str(tiny_model_file)] and config.command().endswith(f"--teacher {tiny_model_file} --teacher-weight 0.7")
+    teacher = portable_path(str(tiny_model_file))  # the command shows paths relative where they lie beside the repo
+    assert config.teachers == [str(tiny_model_file)] and config.command().endswith(f"--teacher {teacher} --teacher-weight 0.7")
     assert "teachers predicted 140 training faces" in (run_dir / "train.log").read_text()
     taught = np.load(run_dir / "teacher_targets.npy")
     (images, _), _ = load_training_data(config)
