@@ -165,15 +165,28 @@ def _labelled_split(path: str, split: str):
     return dataset.split(split)
 
 
+def _write_csv(table, out: Path) -> None:
+    """Write beside the target and rename, so a failed write never leaves half a file in its place."""
+    temporary = out.with_name(f".{out.name}.tmp")
+    try:
+        table.to_csv(temporary, index=False)
+    except OSError as exc:
+        raise FerError(f"cannot write {out}: {exc.strerror or exc}") from exc
+    os.replace(temporary, out)
+
+
 @command("evaluate")
 def _evaluate(args: argparse.Namespace) -> int:
-    from fer_core.evaluation import classification_report, predict_probabilities
+    from fer_core.evaluation import classification_report, predict_probabilities, predictions_table
     from fer_core.model_io import load_classifier
 
     rows = _labelled_split(args.data, args.usage)
     model = load_classifier(_model_path(args))
-    report = classification_report(rows.labels, predict_probabilities(model, rows.images, tta=args.tta))
+    probabilities = predict_probabilities(model, rows.images, tta=args.tta)
+    report = classification_report(rows.labels, probabilities)
     report = {"model": str(_model_path(args)), "split": args.usage, "tta": args.tta, **report}
+    if args.predictions:
+        _write_csv(predictions_table(rows.labels, probabilities), Path(args.predictions))
     if args.json:
         _print_json(report)
     else:
@@ -413,6 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--usage", default="PublicTest", help="split to evaluate on (PublicTest, PrivateTest, Training)")
     evaluate.add_argument("--model", help="a .keras file (default: the shipped default model)")
     evaluate.add_argument("--tta", **TTA_ARGUMENT)
+    evaluate.add_argument("--predictions", metavar="CSV", help="also write one row per face: true, predicted, probabilities")
     evaluate.add_argument("--json", action="store_true")
 
     compare = sub.add_parser("compare", help="are two models really different? paired (McNemar) test on the same faces")

@@ -8,11 +8,16 @@ every mode at once reuses the six flip-zoom passes (the plain and flip views are
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
 from fer_core.calibration import expected_calibration_error
 from fer_core.labels import CLASS_NAMES, NUM_CLASSES
 from fer_core.significance import wilson_interval
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 # 128 faces a batch: 512 made the server peak at 1.33 GB (conv activations), 128 keeps
 # Evaluate within Community Cloud's budget at the same speed on a CPU.
@@ -75,6 +80,22 @@ def classification_report(labels: np.ndarray, probabilities: np.ndarray) -> dict
         "per_class": per_class,
         "confusion": matrix.tolist(),
     }
+
+
+def predictions_table(labels: np.ndarray, probabilities: np.ndarray) -> pd.DataFrame:
+    """One row per face (its position in the split), true and predicted class and every class's
+    probability: what a researcher needs to redo any analysis, or to compare models face by face."""
+    import pandas as pd
+
+    predictions = probabilities.argmax(axis=1)
+    names = np.array(CLASS_NAMES)
+    table = pd.DataFrame({
+        "face": np.arange(len(labels)), "true": names[labels], "predicted": names[predictions],
+        "correct": predictions == labels, "confidence": probabilities.max(axis=1).round(4),
+    })
+    for index, name in enumerate(CLASS_NAMES):
+        table[f"p_{name}"] = probabilities[:, index].round(4)
+    return table
 
 
 def evaluate_model_on_dataset(model, images: np.ndarray, labels: np.ndarray, *, tta: bool = False) -> dict:

@@ -9,7 +9,7 @@ from fer_core import charts
 from fer_core.calibration import reliability_bins
 from fer_core.data import FerDataset
 from fer_core.errors import FerError
-from fer_core.evaluation import classification_report, predict_probabilities
+from fer_core.evaluation import classification_report, predict_probabilities, predictions_table
 from fer_core.labels import CLASS_NAMES
 from fer_core.significance import describe_comparison, paired_comparison
 from fer_core.tta import TTA_LABELS, TTA_MODES
@@ -134,7 +134,13 @@ else:
         width=96,
     )
 
-st.download_button(
+cols = st.columns(2)
+cols[0].download_button(
     "Download metrics (JSON)", json.dumps({"model": model_label, "split": split, "tta": tta, **report}, indent=2),
     file_name=f"metrics-{split}.json", mime="application/json", key="download_metrics",
+)
+cols[1].download_button(
+    "Download per-face predictions (CSV)", predictions_table(rows.labels, probabilities).to_csv(index=False),
+    file_name=f"predictions-{split}-{tta}.csv", mime="text/csv", key="download_predictions",
+    help="One row per face of the split, in file order: true and predicted class and all seven probabilities.",
 )

@@ -153,6 +153,7 @@ def test_evaluate_page_reports_metrics_for_a_run_model(finished_run: Path, small
     assert 0 <= float(labels["Accuracy"].rstrip("%")) <= 100
     assert len(app.get("plotly_chart")) == 3  # per class, confusion, reliability
     assert 0 <= float(labels["Calibration error (ECE)"].rstrip("%")) <= 100
+    assert {"download_metrics", "download_predictions"} <= {b.key for b in app.get("download_button")}
     assert any("95% interval" in c.value for c in app.caption)
     app.selectbox(key="eval_tta").set_value("flip-zoom").run()
     assert not app.exception and any("with flip-zoom TTA" in c.value for c in app.caption)
