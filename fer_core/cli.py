@@ -233,7 +233,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 @command("predict-csv")
 def _predict_csv(args: argparse.Namespace) -> int:
-    import csv
+    import pandas as pd
 
     from fer_core.data import load_dataset
     from fer_core.evaluation import predict_probabilities
@@ -243,12 +243,7 @@ def _predict_csv(args: argparse.Namespace) -> int:
     model = load_classifier(_model_path(args))
     predictions = predict_probabilities(model, dataset.images, tta=args.tta).argmax(axis=1)
     out = Path(args.out)
-    temporary = out.with_name(f".{out.name}.tmp")
-    with temporary.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["emotion"])
-        writer.writerows([int(label)] for label in predictions)
-    os.replace(temporary, out)
+    _write_csv(pd.DataFrame({"emotion": predictions}), out)
     print(f"wrote {len(predictions)} predictions to {out}")
     return 0
 

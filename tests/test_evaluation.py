@@ -1,4 +1,4 @@
-"""Per-face predictions: the table and the CLI file a researcher takes away."""
+"""Prediction files a researcher takes away: per-face predictions and a Kaggle-style submission."""
 
 from __future__ import annotations
 
@@ -32,4 +32,16 @@ def test_cli_evaluate_writes_predictions_that_match_its_accuracy(finished_run: P
     assert len(table) == 14 and table["correct"].mean() == json.loads(result.stdout)["accuracy"]
     unwritable = run_cli("evaluate", "--data", data, "--model", str(finished_run / "best.keras"),
                          "--predictions", str(tmp_path / "missing" / "p.csv"))
+    assert unwritable.returncode == 2 and unwritable.stderr.startswith("error: cannot write") and len(unwritable.stderr.splitlines()) == 1
+
+
+def test_cli_predict_csv_writes_one_label_per_row_and_refuses_an_unwritable_path(finished_run: Path, tmp_path: Path) -> None:
+    data = json.loads((finished_run / "config.json").read_text())["data"]
+    out = tmp_path / "submission.csv"
+    result = run_cli("predict-csv", "--data", data, "--model", str(finished_run / "best.keras"), "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    table = pd.read_csv(out)
+    assert list(table.columns) == ["emotion"] and len(table) == 70 and table["emotion"].between(0, 6).all()
+    unwritable = run_cli("predict-csv", "--data", data, "--model", str(finished_run / "best.keras"),
+                         "--out", str(tmp_path / "missing" / "submission.csv"))
     assert unwritable.returncode == 2 and unwritable.stderr.startswith("error: cannot write") and len(unwritable.stderr.splitlines()) == 1
