@@ -201,32 +201,30 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 @command("compare")
 def _compare(args: argparse.Namespace) -> int:
-    import numpy as np
-
     from fer_core.ensemble import member_model_path
-    from fer_core.evaluation import predict_probabilities
+    from fer_core.evaluation import classification_report, predict_probabilities
     from fer_core.model_io import load_classifier
     from fer_core.paths import DEFAULT_MODEL_PATH
-    from fer_core.significance import describe_comparison, paired_comparison, wilson_interval
+    from fer_core.significance import describe_comparison, paired_comparison
 
     rows = _labelled_split(args.data, args.usage)
     paths = [DEFAULT_MODEL_PATH if source == "default" else member_model_path(source) for source in (args.a, args.b)]
-    predictions = [predict_probabilities(load_classifier(path), rows.images, tta=args.tta).argmax(axis=1) for path in paths]
-    comparison = paired_comparison(rows.labels, *predictions)
-    correct = [int(np.sum(predicted == rows.labels)) for predicted in predictions]
-    accuracies = [count / comparison.n for count in correct]
-    intervals = [wilson_interval(count, comparison.n) for count in correct]
+    probabilities = [predict_probabilities(load_classifier(path), rows.images, tta=args.tta) for path in paths]
+    reports = [classification_report(rows.labels, model_probabilities) for model_probabilities in probabilities]
+    comparison = paired_comparison(rows.labels, *(model_probabilities.argmax(axis=1) for model_probabilities in probabilities))
     if args.json:
         _print_json({
             "split": args.usage, "tta": args.tta, "n": comparison.n, "models": [str(path) for path in paths],
-            "accuracy": accuracies, "accuracy_interval": [list(interval) for interval in intervals],
+            "accuracy": [report["accuracy"] for report in reports],
+            "accuracy_interval": [report["accuracy_interval"] for report in reports],
             "only_a": comparison.only_a, "only_b": comparison.only_b, "p_value": comparison.p_value,
         })
         return 0
     tta = f", {TTA_LABELS[args.tta]}" if args.tta != "none" else ""
     print(f"{args.usage} ({comparison.n} faces{tta}):")
-    for name, path, accuracy, (low, high) in zip("AB", paths, accuracies, intervals, strict=True):
-        print(f"  {name} {accuracy:.4f} (95% interval {low:.4f}-{high:.4f})  {path}")
+    for name, path, report in zip("AB", paths, reports, strict=True):
+        low, high = report["accuracy_interval"]
+        print(f"  {name} {report['accuracy']:.4f} (95% interval {low:.4f}-{high:.4f})  {path}")
     print(describe_comparison(comparison))
     return 0
 

@@ -93,7 +93,7 @@ if other_label is not None:
         comparison = paired_comparison(rows.labels, probabilities.argmax(axis=1), other.argmax(axis=1))
         cols = st.columns(3)
         cols[0].metric(model_label, f"{report['accuracy']:.2%}")
-        cols[1].metric(other_label, f"{(other.argmax(axis=1) == rows.labels).mean():.2%}", f"{-comparison.difference:+.2%}")
+        cols[1].metric(other_label, f"{report['accuracy'] - comparison.difference:.2%}", f"{-comparison.difference:+.2%}")
         cols[2].metric("p-value (exact McNemar)", f"{comparison.p_value:.3g}")
         st.write(describe_comparison(comparison, "this model", "the second model"))
 
@@ -140,7 +140,8 @@ cols[0].download_button(
     file_name=f"metrics-{split}.json", mime="application/json", key="download_metrics",
 )
 cols[1].download_button(
-    "Download per-face predictions (CSV)", predictions_table(rows.labels, probabilities).to_csv(index=False),
+    # A callable: built on click, not on every rerun of the page (~20 ms for 3,589 faces).
+    "Download per-face predictions (CSV)", lambda: predictions_table(rows.labels, probabilities).to_csv(index=False),
     file_name=f"predictions-{split}-{tta}.csv", mime="text/csv", key="download_predictions",
     help="One row per face of the split, in file order: true and predicted class and all seven probabilities.",
 )
