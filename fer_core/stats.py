@@ -14,7 +14,11 @@ from fer_core.labels import CLASS_NAMES, NUM_CLASSES
 
 
 def class_balance(dataset: FerDataset) -> pd.DataFrame:
-    """Rows per (split, class) with the percentage within the split, in FER class order."""
+    """Rows per (split, class) with the percentage within the split.
+
+    Both columns are ordered categoricals (FER class order, Training before PublicTest) so that
+    tables and charts built from them keep that order instead of sorting names alphabetically.
+    """
     if dataset.labels is None:
         return pd.DataFrame(columns=["split", "class", "count", "percent"])
     frames = []
@@ -25,6 +29,7 @@ def class_balance(dataset: FerDataset) -> pd.DataFrame:
         )
     table = pd.concat(frames, ignore_index=True)
     table["class"] = pd.Categorical(table["class"], categories=CLASS_NAMES, ordered=True)
+    table["split"] = pd.Categorical(table["split"], categories=dataset.split_names, ordered=True)
     return table
 
 

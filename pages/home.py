@@ -30,7 +30,7 @@ st.subheader("Default model")
 metrics_path = DEFAULT_MODEL_DIR / "metrics.json"
 if metrics_path.exists():
     metrics = json.loads(metrics_path.read_text())
-    cols = st.columns(5)
+    cols = st.columns(4)
     accuracy, faces = metrics.get("accuracy", 0), metrics.get("n", 0)
     cols[0].metric("PublicTest accuracy", f"{accuracy:.1%}",
                    help=f"{describe_interval(round(accuracy * faces), faces)} over {faces:,} faces (Wilson): "
@@ -40,8 +40,13 @@ if metrics_path.exists():
     if "accuracy_flip_zoom_tta" in metrics:
         cols[2].metric("with flip-zoom TTA", f"{metrics['accuracy_flip_zoom_tta']:.1%}",
                        help="Photos: each face averaged over its mirror image and 0.9x/1.1x zoom (six passes).")
-    cols[3].metric("Architecture", metrics.get("arch", "?"))
-    cols[4].metric("Parameters", f"{metrics.get('parameters', 0):,}")
+    live = metrics.get("live_inference")
+    if live:
+        cols[3].metric("Live, per face", f"{live['latency_ms']:.1f} ms",
+                       help=f"{live['file']} with {live['tta']} TTA ({live['accuracy']:.1%} on PublicTest), "
+                            "measured on a 2-core CPU when the model was published.")
+    st.caption(f"{metrics.get('arch', '?')} · {metrics.get('parameters', 0):,} parameters · "
+               f"published {metrics.get('published_at', '?')}")
     card = DEFAULT_MODEL_DIR / "model_card.md"
     if card.exists():
         with st.expander("Model card"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,10 @@ def test_home_names_the_app(small_dataset: Path) -> None:
     assert any("fer2013.csv" in s.value for s in app.success)
     accuracy = next(m for m in app.metric if m.label == "PublicTest accuracy")
     assert "95% interval" in accuracy.proto.help and "3,589 faces" in accuracy.proto.help
+    live = next(m for m in app.metric if m.label == "Live, per face")
+    assert live.value.endswith(" ms") and "TTA" in live.proto.help
+    arch = json.loads((DEFAULT_MODEL_PATH.parent / "metrics.json").read_text())["arch"]
+    assert any(c.value.startswith(f"{arch} · ") and "parameters" in c.value for c in app.caption)
 
 
 def test_explore_shows_charts_for_the_dataset(small_dataset: Path) -> None:
