@@ -111,5 +111,7 @@ def evaluate_model_on_dataset(model, images: np.ndarray, labels: np.ndarray, *, 
     for mode, prefix in (("flip", ""), ("flip-zoom", "flip_zoom_")):
         augmented = classification_report(labels, by_mode[mode])
         report[f"accuracy_{prefix}tta"] = augmented["accuracy"]
-        report[f"{prefix}tta_report"] = {k: augmented[k] for k in ("accuracy", "macro_f1", "per_class", "confusion")}
+        report[f"{prefix}tta_report"] = {
+            k: augmented[k] for k in ("accuracy", "macro_f1", "per_class", "confusion", "expected_calibration_error")
+        }
     return report
