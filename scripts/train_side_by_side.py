@@ -7,7 +7,8 @@ own runs folder (the one-run-at-a-time lock is per folder). This script only cho
 epoch count, which fixes the cosine schedule and so cannot change mid-run: it starts each run
 with a guess, times the first epochs while all run together, and restarts a run whose guess
 would overrun the deadline by more than a tenth of its epochs or leave more than a fifth of the
-time unused; at the deadline every run still going is cancelled (its best model stays).
+time unused (the abandoned start is deleted, so each NAME folder ends with one run); at the
+deadline every run still going is cancelled (its best model stays).
 
     python scripts/train_side_by_side.py --data fer2013.csv --out runs --deadline-s 480 \\
         --run "wide1=--arch vgg_wide --seed 11" --run "vgg1=--arch vgg --seed 13"
@@ -16,12 +17,14 @@ time unused; at the deadline every run still going is cancelled (its best model 
 from __future__ import annotations
 
 import argparse
+import csv
 import os
 import shlex
+import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 TIMED_EPOCHS = 3  # epoch 1 includes compilation; epochs 2-3 give the steady pace
@@ -38,23 +41,54 @@ class Run:
     epochs: int = 0
     process: subprocess.Popen | None = None
     launched: float = 0.0
-    epoch_ends: list[float] = field(default_factory=list)
     decided: bool = False
 
     def run_dir(self) -> Path | None:
         folders = sorted(p for p in self.root.glob("*/") if (p / "config.json").exists())
         return folders[-1] if folders else None
 
-    def epochs_done(self) -> int:
+    def epoch_seconds(self) -> list[float]:
+        """Each finished epoch's duration as the run itself measured it (``history.csv``).
+
+        The run's own figures, not the times this loop notices new rows: the loop can be held up
+        (waiting for a cancelled run to exit) while several epochs end, which once gave a pace of
+        zero and a crash.
+        """
         folder = self.run_dir()
         history = folder / "history.csv" if folder else None
         if history is None or not history.exists():
-            return 0
-        return max(0, len(history.read_text().splitlines()) - 1)
+            return []
+        with history.open(newline="") as handle:
+            return [float(row["seconds"]) for row in csv.DictReader(handle) if row.get("seconds")]
+
+
+@dataclass(frozen=True)
+class Plan:
+    pace: float  # seconds per steady epoch (the first one also compiles)
+    startup: float  # what a restart pays before its steady epochs: process start and compilation
+    fitting: int  # epochs that a run restarted now would fit before the deadline
+    restart_with: int | None  # the epoch count to restart with, or None to keep the run going
+
+
+def plan(seconds: list[float], *, since_launch: float, left: float, planned: int, max_epochs: int) -> Plan:
+    """Keep a run whose ``planned`` epochs end near the deadline (``left`` seconds away), or restart it.
+
+    A small overrun only loses the cosine schedule's last epochs, at ~1 % of the peak learning
+    rate, to the deadline's cancel; a restart would pay the start-up and compilation again. So a
+    run restarts only if it would overrun by more than a tenth of its epochs or leave more than a
+    fifth of the fitting epochs unused, and only if a restart still fits a few epochs.
+    """
+    pace = max(sum(seconds[1:TIMED_EPOCHS]) / (TIMED_EPOCHS - 1), 1e-3)
+    startup = max(0.0, since_launch - len(seconds) * pace)
+    fitting = int((left - startup - FINAL_EVALUATION_S - MARGIN_S) // pace)
+    target = min(fitting, max_epochs)
+    overrun_epochs = ((planned - len(seconds)) * pace + FINAL_EVALUATION_S - (left - MARGIN_S)) / pace
+    keep = (overrun_epochs <= TAIL_SHARE * planned and planned >= 0.8 * target) or target < TIMED_EPOCHS
+    return Plan(pace, startup, fitting, None if keep else target)
 
 
 def launch(run: Run, data: str, epochs: int) -> None:
-    run.epochs, run.epoch_ends, run.decided = epochs, [], False
+    run.epochs, run.decided = epochs, False
     env = {**os.environ, "FER_RUNS_DIR": str(run.root)}
     command = [sys.executable, "-m", "fer_core", "train", "--data", data, "--out", str(run.root), "--epochs", str(epochs), *run.args]
     print(f"[{run.name}] {shlex.join(command[1:])}", flush=True)
@@ -92,36 +126,30 @@ def main() -> int:
         time.sleep(0.5)
         now = time.time()
         for run in runs:
-            done = run.epochs_done()
-            while len(run.epoch_ends) < done:
-                run.epoch_ends.append(now)
-            if run.decided or len(run.epoch_ends) < TIMED_EPOCHS or run.process.poll() is not None:
+            seconds = run.epoch_seconds()
+            if run.decided or len(seconds) < TIMED_EPOCHS or run.process.poll() is not None:
                 continue
             run.decided = True
-            pace = (run.epoch_ends[-1] - run.epoch_ends[0]) / (TIMED_EPOCHS - 1)
-            startup = run.epoch_ends[0] - run.launched - pace
-            finish = now + (run.epochs - TIMED_EPOCHS) * pace + FINAL_EVALUATION_S
-            fitting = int((deadline - now - startup - FINAL_EVALUATION_S - MARGIN_S) // pace)
-            target = min(fitting, args.max_epochs)
-            print(f"[{run.name}] {pace:.2f} s/epoch, start-up {startup:.0f} s: {fitting} epochs would fit", flush=True)
-            overrun_epochs = (finish - (deadline - MARGIN_S)) / pace
-            # A small overrun only loses the schedule's last epochs, at ~1 % of the peak learning
-            # rate, to the deadline's cancel; a restart would lose the compile time again.
-            if overrun_epochs <= TAIL_SHARE * run.epochs and run.epochs >= 0.8 * target:
+            choice = plan(seconds, since_launch=now - run.launched, left=deadline - now, planned=run.epochs,
+                          max_epochs=args.max_epochs)
+            print(f"[{run.name}] {choice.pace:.2f} s/epoch, start-up {choice.startup:.0f} s: "
+                  f"{choice.fitting} epochs would fit; "
+                  + (f"keeping {run.epochs}" if choice.restart_with is None else f"restarting with {choice.restart_with}"), flush=True)
+            if choice.restart_with is None:
                 continue
-            if target < TIMED_EPOCHS:
-                print(f"[{run.name}] too little time left for a restart; keeping {run.epochs} epochs", flush=True)
-                continue
+            abandoned = run.run_dir()
             cancel(run)
             run.process.wait()
-            launch(run, args.data, target)
+            if abandoned is not None:  # a few epochs of a schedule that did not fit: only the restart is a candidate
+                shutil.rmtree(abandoned)
+            launch(run, args.data, choice.restart_with)
             run.decided = True
         if now > deadline - MARGIN_S:
             for run in runs:
                 cancel(run)
     failed = [run.name for run in runs if run.process.returncode != 0]
     for run in runs:
-        print(f"[{run.name}] exit {run.process.returncode}, {run.epochs_done()} of {run.epochs} epochs, in {run.run_dir()}")
+        print(f"[{run.name}] exit {run.process.returncode}, {len(run.epoch_seconds())} of {run.epochs} epochs, in {run.run_dir()}")
     return 1 if len(failed) == len(runs) else 0
 
 
