@@ -27,6 +27,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+REPO_ROOT = Path(__file__).resolve().parent.parent
 TIMED_EPOCHS = 3  # epoch 1 includes compilation; epochs 2-3 give the steady pace
 FINAL_EVALUATION_S = 20.0  # the run's own PublicTest evaluation (plain, flip, flip-zoom) after the last epoch
 MARGIN_S = 15.0
@@ -89,8 +90,13 @@ def plan(seconds: list[float], *, since_launch: float, left: float, planned: int
 
 def launch(run: Run, data: str, epochs: int) -> None:
     run.epochs, run.decided = epochs, False
-    env = {**os.environ, "FER_RUNS_DIR": str(run.root)}
-    command = [sys.executable, "-m", "fer_core", "train", "--data", data, "--out", str(run.root), "--epochs", str(epochs), *run.args]
+    # fer_core from this checkout wherever the command is started (``-m`` looks in the working folder only).
+    python_path = os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]))
+    env = {**os.environ, "FER_RUNS_DIR": str(run.root), "PYTHONPATH": python_path}
+    # Runs started in the same second would share a run id; the NAME keeps them apart in later listings.
+    label = [] if "--name" in run.args else ["--name", run.name]
+    command = [sys.executable, "-m", "fer_core", "train", "--data", data, "--out", str(run.root), "--epochs", str(epochs),
+               *label, *run.args]
     print(f"[{run.name}] {shlex.join(command[1:])}", flush=True)
     log = (run.root / "stdout.txt").open("a")
     run.process = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -150,6 +156,9 @@ def main() -> int:
     failed = [run.name for run in runs if run.process.returncode != 0]
     for run in runs:
         print(f"[{run.name}] exit {run.process.returncode}, {len(run.epoch_seconds())} of {run.epochs} epochs, in {run.run_dir()}")
+        if run.process.returncode != 0:
+            lines = (run.root / "stdout.txt").read_text(errors="replace").strip().splitlines()
+            print(f"[{run.name}] its last output line: {lines[-1] if lines else '(none)'}")
     return 1 if len(failed) == len(runs) else 0
 
 

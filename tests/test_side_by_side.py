@@ -42,16 +42,17 @@ def test_two_tiny_runs_side_by_side_end_with_one_finished_run_each(tmp_path: Pat
     data = write_fer_csv(tmp_path / "fer.csv", random_faces(70, seed=3), np.tile(np.arange(7), 10),
                          ["Training"] * 56 + ["PublicTest"] * 14)
     out = tmp_path / "runs"
-    result = subprocess.run(
+    result = subprocess.run(  # started outside the checkout, as the README's recipe may be
         [sys.executable, str(REPO_ROOT / "scripts" / "train_side_by_side.py"), "--data", str(data), "--out", str(out),
          "--deadline-s", "240", "--guess-epochs", "3", "--max-epochs", "4",
          "--run", "a=--arch tiny --seed 1", "--run", "b=--arch tiny --seed 2 --erasing 0.5"],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=600,
+        cwd=tmp_path, capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     for name in ("a", "b"):
         runs = [p for p in (out / name).iterdir() if p.is_dir()]
         assert len(runs) == 1 and (runs[0] / "best.keras").is_file()  # a restart leaves no abandoned run behind
+        assert runs[0].name.endswith(f"-tiny-{name}")  # runs started together keep distinct ids
         epochs = len((runs[0] / "history.csv").read_text().splitlines()) - 1
         # 4 after a restart at the cap; 3 when the guess finished before the loop timed it (a busy machine)
         assert f"[{name}] exit 0, {epochs} of {epochs} epochs" in result.stdout and epochs in (3, 4)
