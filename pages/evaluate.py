@@ -15,6 +15,7 @@ from fer_core.significance import describe_comparison, paired_comparison
 from fer_core.tta import TTA_LABELS, TTA_MODES
 from ui.bootstrap import bootstrap
 from ui.dataset import dataset_sidebar
+from ui.faces_view import inspect_face
 from ui.models import load_model, model_choices, model_sidebar
 
 bootstrap()  # before anything loads TensorFlow: see ui/bootstrap.py
@@ -133,6 +134,17 @@ else:
         caption=[f"{predicted_name} {probabilities[i, predicted_label]:.0%} · {true_name} {probabilities[i, true_label]:.0%}" for i in cell],
         width=96,
     )
+    # A toggle, not an expander: Grad-CAM runs only when asked (an expander's body runs on every rerun).
+    if st.toggle("Look closer: where the model looked", key="mistake_inspect"):
+        pick = st.selectbox("Face", range(len(cell)), key="mistake_pick",
+                            format_func=lambda k: f"#{k + 1}: face {cell[k]} of {split}, "
+                                                  f"{predicted_name} {probabilities[cell[k], predicted_label]:.0%}")
+        face_index = int(cell[pick])
+        inspect_face(rows.images[face_index], probabilities[face_index], true_label,
+                     load_model(str(model_path), model_path.stat().st_mtime), key="mistake")
+        st.caption("Grad-CAM: the last convolutional features, each weighted where it lies by how much it raises "
+                   "the class's score; warm areas are what the net took as evidence for that class (maps of the "
+                   "plain model; the bars follow the test-time augmentation chosen above).")
 
 cols = st.columns(2)
 cols[0].download_button(

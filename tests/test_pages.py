@@ -177,6 +177,30 @@ def test_evaluate_page_compares_two_models_on_the_same_faces(finished_run: Path,
     assert "of 14 faces" in sentence
 
 
+def test_evaluate_page_shows_where_the_model_looked_for_a_mistake(finished_run: Path, small_dataset: Path) -> None:
+    from fer_core.data import load_dataset
+    from fer_core.evaluation import predict_probabilities
+    from fer_core.labels import CLASS_NAMES
+    from fer_core.model_io import load_classifier
+
+    public = load_dataset(small_dataset).split("PublicTest")
+    predicted = predict_probabilities(load_classifier(finished_run / "best.keras"), public.images).argmax(axis=1)
+    wrong = np.flatnonzero(predicted != public.labels)
+    assert len(wrong), "an untrained net on 14 random faces gets some wrong"
+    true_name, predicted_name = CLASS_NAMES[public.labels[wrong[0]]], CLASS_NAMES[predicted[wrong[0]]]
+    app = run_page("evaluate", timeout=180)
+    chooser = app.sidebar.selectbox(key="model_choice")
+    chooser.set_value(next(o for o in chooser.options if finished_run.name in o))
+    app.selectbox(key="mistake_true").set_value(true_name)
+    app.selectbox(key="mistake_pred").set_value(predicted_name).run()
+    assert "mistake_pick" not in {s.key for s in app.selectbox}  # no Grad-CAM until asked
+    app.toggle(key="mistake_inspect").set_value(True).run()
+    assert not app.exception, [e.value for e in app.exception]
+    captions = {picture.caption for image in app.get("image") for picture in image.proto.imgs}
+    assert {f"Grad-CAM for '{predicted_name}' (predicted)", f"Grad-CAM for '{true_name}' (true)", f"true: {true_name}"} <= captions
+    assert len(app.get("plotly_chart")) == 4  # per class, confusion, reliability, and this face's bars
+
+
 class FakeStreamState:
     playing = False
     signalling = False

@@ -28,6 +28,25 @@ def face_report(face: FaceResult, model, key: str, title: str = "") -> None:
     cols[2].plotly_chart(charts.probability_bars(face.probabilities, height=230), key=f"{key}_bars")
 
 
+def inspect_face(face: np.ndarray, probabilities: np.ndarray, true_label: int, model, key: str) -> None:
+    """A dataset face | Grad-CAM for the predicted class | Grad-CAM for the true one | bars.
+
+    Two maps side by side show what the net took as evidence for its answer and where it looked
+    for the right one; a correct answer needs only its own map.
+    """
+    predicted = int(np.argmax(probabilities))
+    roles = [(predicted, "predicted")] + ([(true_label, "true")] if true_label != predicted else [])
+    cols = st.columns([1, 1, 1, 2])
+    cols[0].image(cv2.resize(face, (144, 144), interpolation=cv2.INTER_NEAREST), caption=f"true: {CLASS_NAMES[true_label]}")
+    for column, (label, role) in zip(cols[1:3], roles, strict=False):
+        try:
+            column.image(overlay(face, grad_cam(model, face, label)), caption=f"Grad-CAM for '{CLASS_NAMES[label]}' ({role})",
+                         width=144)
+        except ValueError as exc:
+            column.caption(f"No Grad-CAM: {exc}")
+    cols[3].plotly_chart(charts.probability_bars(probabilities, height=230), key=f"{key}_bars")
+
+
 def png_bytes(image_bgr: np.ndarray) -> bytes:
     ok, encoded = cv2.imencode(".png", image_bgr)
     return encoded.tobytes() if ok else b""
