@@ -16,6 +16,7 @@ import numpy as np
 
 from fer_core.errors import FerError
 from fer_core.labels import IMAGE_SIZE
+from fer_core.lighting import SHARE_KEY, equalised_share
 from fer_core.lineage import LINEAGE_FILE, read_lineage, stages_before
 
 FLOAT_TOLERANCE = 1e-4  # max |probability difference| for the float TFLite model
@@ -205,6 +206,7 @@ def _publish(model, target_dir: Path, validation: tuple[np.ndarray, np.ndarray] 
 
         metrics["live_variants"] = measure_variants(staging, *validation)
         metrics["live_inference"] = choose_variant(metrics["live_variants"])
+        metrics[SHARE_KEY] = equalised_share(validation[0])  # decides Live's crop lighting (fer_core.lighting)
     metrics.update(about, parameters=int(model.count_params()), published_at=time.strftime("%Y-%m-%d %H:%M:%S"), exports=export_report)
     (staging / "metrics.json").write_text(json.dumps(metrics, indent=2))
     for name, text in files.items():

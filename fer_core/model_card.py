@@ -8,6 +8,7 @@ from pathlib import Path
 from fer_core.config import portable_path
 from fer_core.ensemble import ENSEMBLE_FILE
 from fer_core.labels import CLASS_NAMES
+from fer_core.lighting import MOSTLY, SHARE_KEY
 from fer_core.lineage import read_lineage
 from fer_core.live_inference import LATENCY_BUDGET_MS, variant_tta
 from fer_core.significance import wilson_interval
@@ -45,6 +46,17 @@ def per_class_table(per_class: dict) -> str:
         lines.append(f"| {name} | {values['precision']:.3f} | {values['recall']:.3f} | {low:.3f}–{high:.3f} | "
                      f"{values['f1']:.3f} | {values['support']} |")
     return "\n".join(lines)
+
+
+def lighting_line(metrics: dict) -> str:
+    """How camera crops are lit for this model, from the share of its dataset's faces that are
+    histogram-equalised (``fer_core.lighting`` decides the same way)."""
+    share, split = metrics[SHARE_KEY], metrics["split"]
+    if share > MOSTLY:
+        return (f"{share:.0%} of the {split} faces are already histogram-equalised, so camera and photo crops that are "
+                "far from it are equalised before classification, bringing faces in dim or washed-out light closer "
+                "to what the model learnt (`fer_core/lighting.py`).")
+    return f"Only {share:.0%} of the {split} faces are histogram-equalised, so crops are classified as the camera gives them."
 
 
 def measure_latency(model_dir: Path) -> dict[str, float]:
@@ -144,6 +156,8 @@ Measured on the same {metrics['n']} PublicTest faces (accuracy) and one face (me
 Live and videos use **`{choice['file']}`, {TTA_LABELS[variant_tta(choice)]}**: the most accurate
 variant within the {LATENCY_BUDGET_MS:g} ms single-face budget. Photo stills use the same file with
 flip-zoom TTA (the Photos page's "Thorough stills", on by default): a still can afford six passes.
+
+{lighting_line(metrics)}
 """
     command_label = (
         "Command (averages the members' probabilities into one model and publishes it)" if members

@@ -16,6 +16,7 @@ import numpy as np
 
 from fer_core.faces import Box, FaceDetector, detect_with_padding, make_detector, to_grey
 from fer_core.labels import CLASS_NAMES, IMAGE_SIZE
+from fer_core.lighting import matched_to_equalised, wants_equalised_crops
 
 Classifier = Callable[[np.ndarray], np.ndarray]  # (N, 48, 48) pixels -> (N, 7) probabilities
 
@@ -92,15 +93,18 @@ class ProbabilitySmoother:
 class Predictor:
     """Detects faces, crops them as FER2013 faces look (48x48 grey), classifies them."""
 
-    def __init__(self, classifier: Classifier, detector: FaceDetector, *, margin: float = 0.1, max_faces: int = 20) -> None:
+    def __init__(self, classifier: Classifier, detector: FaceDetector, *, margin: float = 0.1, max_faces: int = 20,
+                 equalise: bool = False) -> None:
         self.classifier = classifier
         self.detector = detector
         self.margin = margin
         self.max_faces = max_faces
+        self.equalise = equalise  # bring crops to histogram-equalised training faces (fer_core.lighting)
 
     @classmethod
     def from_model(cls, model_path: Path, detector: str = "haar", tta: str | None = None, **options: float) -> Predictor:
-        return cls(load_fast_classifier(model_path, tta), make_detector(detector), **options)
+        return cls(load_fast_classifier(model_path, tta), make_detector(detector),
+                   equalise=wants_equalised_crops(model_path), **options)
 
     def predict(self, image: np.ndarray, *, photo: bool = False) -> list[FaceResult]:
         """Faces in a BGR (or grey) uint8 image, largest first.
@@ -118,6 +122,8 @@ class Predictor:
         if not boxes:
             return []
         crops = np.stack([crop_face(grey, box, self.margin) for box in boxes])
+        if self.equalise:
+            crops = np.stack([matched_to_equalised(crop) for crop in crops])
         probabilities = self.classifier(crops)
         return [FaceResult(box, probs, crop) for box, probs, crop in zip(boxes, probabilities, crops, strict=True)]
 

@@ -227,6 +227,7 @@ def camera_stand_in(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
 def test_live_page_start_and_stop_drive_the_stream(finished_run: Path, camera_stand_in: list[dict]) -> None:
     app = run_page("live", timeout=180)
     assert camera_stand_in[-1]["playing"] is False and camera_stand_in[-1]["ice"] == []
+    assert any("equalised first" in c.value for c in app.sidebar.caption)  # the shipped model learnt from equalised faces
     assert app.button(key="capture").disabled and app.button(key="stop").disabled
     app.button(key="start").click().run()
     assert camera_stand_in[-1]["playing"] is True
@@ -279,5 +280,6 @@ def test_photos_page_renders_its_three_tabs(finished_run: Path) -> None:
     assert [t.label for t in app.tabs] == ["Upload photos", "Camera snapshot", "Video file"]
     stills, video = app.session_state["photo_predictor"][1], app.session_state["video_predictor"][1]
     assert stills.classifier.mode == "flip-zoom" and getattr(video.classifier, "mode", "none") != "flip-zoom"
+    assert stills.equalise and video.equalise  # the shipped model's crops are brought to its training faces' lighting
     app.sidebar.toggle(key="photo_thorough").set_value(False).run()
     assert getattr(app.session_state["photo_predictor"][1].classifier, "mode", "none") != "flip-zoom"  # the live setting

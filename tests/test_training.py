@@ -155,6 +155,7 @@ def test_publish_writes_a_verified_default_with_metrics_and_card(finished_run: P
     assert {(v["file"], v["tta"]) for v in variants} == {(f, t) for f in ("model_float.tflite", "model_quant.tflite") for t in modes}
     assert metrics["live_inference"] in variants and "Live and videos use" in card
     assert 0 <= metrics["accuracy_flip_zoom_tta"] <= 1 and "| flip-zoom TTA" in card
+    assert metrics["dataset_equalised_share"] > 0.9 and "crops that are far from it are equalised" in card  # random pixels: flat histograms
     calibration = [metrics[k]["expected_calibration_error"] for k in ("tta_report", "flip_zoom_tta_report")]
     for error in [metrics["expected_calibration_error"], *calibration]:
         assert 0 <= error <= 1 and f"| {error:.1%} |" in card

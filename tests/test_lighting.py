@@ -1,0 +1,77 @@
+"""Camera crops brought to the lighting of histogram-equalised training faces."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from conftest import write_fer_csv
+
+from fer_core.config import TrainConfig
+from fer_core.lighting import SHARE_KEY, equalised_share, matched_to_equalised, wants_equalised_crops
+from fer_core.predictor import Predictor
+
+
+def smooth_faces(count: int, seed: int = 0) -> np.ndarray:
+    """Blurred noise: face-like smooth grey images with a histogram far from flat."""
+    noise = np.random.default_rng(seed).normal(128, 40, (count, 48, 48)).clip(0, 255).astype(np.uint8)
+    return np.stack([cv2.GaussianBlur(face, (9, 9), 3) for face in noise])
+
+
+def test_an_equalised_face_is_left_alone_and_a_dim_one_is_brought_back() -> None:
+    face = cv2.equalizeHist(smooth_faces(1)[0])
+    assert matched_to_equalised(face) is face
+    dim = (20 + 0.35 * face).astype(np.uint8)
+    restored = matched_to_equalised(dim)
+    assert np.abs(dim.astype(int) - face).mean() > 40
+    assert np.abs(restored.astype(int) - face).mean() < 6  # equalisation undoes a monotonic change of light
+
+
+def test_share_counts_faces_already_equalised() -> None:
+    raw = smooth_faces(4)
+    mixed = np.concatenate([np.stack([cv2.equalizeHist(face) for face in raw[:3]]), raw[3:]])
+    assert equalised_share(mixed) == 0.75
+    assert equalised_share(np.empty((0, 48, 48), np.uint8)) == 0.0
+
+
+@pytest.mark.parametrize(("share", "expected"), [(0.79, True), (0.1, False)])
+def test_a_published_model_is_judged_by_its_recorded_share(tmp_path: Path, share: float, expected: bool) -> None:
+    (tmp_path / "metrics.json").write_text(json.dumps({SHARE_KEY: share}))
+    assert wants_equalised_crops(tmp_path / "model.keras") is expected
+
+
+def test_a_run_is_judged_by_its_dataset_and_a_lost_dataset_means_no_change(tmp_path: Path) -> None:
+    raw = smooth_faces(14)
+    labels, usage = np.repeat(np.arange(7), 2), ["Training"] * 7 + ["PublicTest"] * 7
+    for name, faces, expected in [("equalised", np.stack([cv2.equalizeHist(f) for f in raw]), True), ("raw", raw, False)]:
+        run_dir = tmp_path / name
+        run_dir.mkdir()
+        data = write_fer_csv(tmp_path / f"{name}.csv", faces, labels, usage)
+        (run_dir / "config.json").write_text(TrainConfig(data=str(data)).to_json())
+        assert wants_equalised_crops(run_dir / "best.keras") is expected
+    (tmp_path / "equalised.csv").unlink()
+    assert wants_equalised_crops(tmp_path / "equalised" / "best.keras") is False
+    assert wants_equalised_crops(tmp_path / "nowhere" / "model.keras") is False
+
+
+class OneBox:
+    name = "one box"
+
+    def detect(self, image: np.ndarray) -> list[tuple[int, int, int, int]]:
+        return [(40, 40, 96, 96)]
+
+
+def test_the_predictor_equalises_crops_only_for_models_that_want_it() -> None:
+    frame = np.full((200, 200), 60, np.uint8)
+    frame[40:136, 40:136] = (30 + 0.3 * smooth_faces(1, seed=2)[0].repeat(2, 0).repeat(2, 1)).astype(np.uint8)
+
+    def uniform(crops: np.ndarray) -> np.ndarray:
+        return np.full((len(crops), 7), 1 / 7)
+
+    plain = Predictor(uniform, OneBox()).predict(frame)[0].crop
+    matched = Predictor(uniform, OneBox(), equalise=True).predict(frame)[0].crop
+    assert plain.std() < 25 and matched.std() > 60  # the model sees (and Grad-CAM shows) the equalised crop
+    np.testing.assert_array_equal(matched, cv2.equalizeHist(plain))
