@@ -8,6 +8,7 @@ from fer_core.data import FerDataset
 from fer_core.dataset_sources import save_upload
 from fer_core.errors import FerError
 from fer_core.labels import CLASS_NAMES
+from fer_core.lighting import equalised_share
 from ui.bootstrap import bootstrap
 from ui.dataset import dataset_sidebar
 from ui.settings import public_demo_mode
@@ -44,6 +45,7 @@ def _statistics(path: str, modified: float, _dataset: FerDataset) -> dict:  # no
         "balance": stats.class_balance(_dataset),
         "brightness": stats.brightness_contrast(_dataset),
         "duplicates": stats.duplicate_summary(_dataset),
+        "equalised": equalised_share(_dataset.images),
     }
 
 
@@ -109,6 +111,10 @@ with tab_pixels:
     if split != "all":
         table = table[table["split"] == split]
     st.plotly_chart(charts.brightness_contrast_figure(table), key="brightness_box")
+    share = summary["equalised"]
+    st.caption(f"{share:.0%} of all these faces are already histogram-equalised (equalising them again changes them by "
+               "under 3 grey levels)" + (": their pixels spread evenly over 0–255, which is why the histogram is flat "
+               "and brightness sits near 128. Live and Photos equalise camera crops to match." if share > 0.5 else "."))
 
 with tab_duplicates:
     duplicates = summary["duplicates"]

@@ -57,6 +57,8 @@ def test_explore_shows_charts_for_the_dataset(small_dataset: Path) -> None:
     assert app.title[0].value == "Explore FER2013"
     assert len(app.get("plotly_chart")) >= 4  # balance, mean faces, differences, histogram, brightness
     assert any("fer2013.csv" in c.value and "70 faces" in c.value for c in app.sidebar.caption)
+    lighting = next(c.value for c in app.caption if "of all these faces are already histogram-equalised" in c.value)
+    assert lighting.startswith("97%") and "Live and Photos equalise camera crops" in lighting  # uniform random pixels: flat
 
 
 def test_explore_without_a_dataset_explains_how_to_get_one(no_dataset: None) -> None:
