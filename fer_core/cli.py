@@ -48,7 +48,8 @@ def _info(args: argparse.Namespace) -> int:
         per_class = ", ".join(f"{name} {count}" for name, count in counts["per_class"].items())
         print(f"  {split}: {counts['rows']} ({per_class})")
     duplicates = summary["duplicates"]
-    print(f"  exact duplicate images: {duplicates['within_splits']} within splits, {duplicates['across_splits']} across splits")
+    print(f"  exact duplicate images: {duplicates['within_splits']} within splits, {duplicates['across_splits']} across splits; "
+          f"blank images (one grey level): {duplicates['blank_images']}")
     return 0
 
 
@@ -155,14 +156,21 @@ def _model_path(args: argparse.Namespace) -> Path:
     return Path(args.model) if args.model else DEFAULT_MODEL_PATH
 
 
-def _labelled_split(path: str, split: str):
-    """One split of a dataset that has labels to score against."""
+def _labelled_split(path: str, split: str, *, without_training_copies: bool = False):
+    """One split of a dataset that has labels to score against, and for each of its faces
+    whether the same image is in Training; ``without_training_copies`` leaves those out."""
+    import numpy as np
+
     from fer_core.data import load_dataset
+    from fer_core.stats import training_copies
 
     dataset = load_dataset(path)
     if not dataset.has_labels:
         raise FerError(f"{Path(path).name} has no labels to score a model against")
-    return dataset.split(split)
+    rows, in_training = dataset.split(split), training_copies(dataset, split)
+    if without_training_copies:
+        rows, in_training = rows.subset(np.flatnonzero(~in_training)), np.zeros(int((~in_training).sum()), dtype=bool)
+    return rows, in_training
 
 
 def _write_csv(table, out: Path) -> None:
@@ -177,23 +185,35 @@ def _write_csv(table, out: Path) -> None:
 
 @command("evaluate")
 def _evaluate(args: argparse.Namespace) -> int:
-    from fer_core.evaluation import classification_report, predict_probabilities, predictions_table
+    from fer_core.evaluation import (
+        classification_report,
+        describe_training_copies,
+        predict_probabilities,
+        predictions_table,
+        training_copies_breakdown,
+    )
     from fer_core.model_io import load_classifier
 
-    rows = _labelled_split(args.data, args.usage)
+    rows, in_training = _labelled_split(args.data, args.usage, without_training_copies=args.without_training_copies)
     model = load_classifier(_model_path(args))
     probabilities = predict_probabilities(model, rows.images, tta=args.tta)
     report = classification_report(rows.labels, probabilities)
-    report = {"model": str(_model_path(args)), "split": args.usage, "tta": args.tta, **report}
+    report = {"model": str(_model_path(args)), "split": args.usage, "tta": args.tta,
+              "without_training_copies": args.without_training_copies, **report}
+    if in_training.any():
+        report["training_copies"] = training_copies_breakdown(rows.labels, probabilities, in_training)
     if args.predictions:
-        _write_csv(predictions_table(rows.labels, probabilities), Path(args.predictions))
+        _write_csv(predictions_table(rows.labels, probabilities, in_training), Path(args.predictions))
     if args.json:
         _print_json(report)
     else:
         tta = f", {TTA_LABELS[args.tta]}" if args.tta != "none" else ""
+        leaving = ", leaving out faces also in Training" if args.without_training_copies else ""
         low, high = report["accuracy_interval"]
-        print(f"{report['model']} on {args.usage} ({report['n']} faces{tta}): accuracy {report['accuracy']:.4f} "
+        print(f"{report['model']} on {args.usage} ({report['n']} faces{tta}{leaving}): accuracy {report['accuracy']:.4f} "
               f"(95% interval {low:.4f}-{high:.4f}), calibration error {report['expected_calibration_error']:.4f}")
+        if "training_copies" in report:
+            print(f"  {describe_training_copies(report['training_copies'])} (--without-training-copies scores only those)")
         for name, values in report["per_class"].items():
             print(f"  {name:9s} precision {values['precision']:.3f} recall {values['recall']:.3f} f1 {values['f1']:.3f} n={values['support']}")
     return 0
@@ -207,7 +227,7 @@ def _compare(args: argparse.Namespace) -> int:
     from fer_core.paths import DEFAULT_MODEL_PATH
     from fer_core.significance import describe_comparison, paired_comparison
 
-    rows = _labelled_split(args.data, args.usage)
+    rows, _ = _labelled_split(args.data, args.usage, without_training_copies=args.without_training_copies)
     paths = [DEFAULT_MODEL_PATH if source == "default" else member_model_path(source) for source in (args.a, args.b)]
     probabilities = [predict_probabilities(load_classifier(path), rows.images, tta=args.tta) for path in paths]
     reports = [classification_report(rows.labels, model_probabilities) for model_probabilities in probabilities]
@@ -352,6 +372,7 @@ def _bench(args: argparse.Namespace) -> int:
 # --------------------------------------------------------------------------- parser
 
 
+WITHOUT_COPIES_HELP = "leave out faces whose image is also in Training (scored on memory, not generalisation)"
 TTA_ARGUMENT = {
     "nargs": "?", "const": "flip", "default": "none", "choices": TTA_MODES,
     "help": "test-time augmentation: flip (the default with a bare --tta) averages each face with its mirror image; "
@@ -420,6 +441,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--model", help="a .keras file (default: the shipped default model)")
     evaluate.add_argument("--tta", **TTA_ARGUMENT)
     evaluate.add_argument("--predictions", metavar="CSV", help="also write one row per face: true, predicted, probabilities")
+    evaluate.add_argument("--without-training-copies", action="store_true", help=WITHOUT_COPIES_HELP)
     evaluate.add_argument("--json", action="store_true")
 
     compare = sub.add_parser("compare", help="are two models really different? paired (McNemar) test on the same faces")
@@ -428,6 +450,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--data", required=True)
     compare.add_argument("--usage", default="PublicTest", help="split to compare on (PublicTest, PrivateTest, Training)")
     compare.add_argument("--tta", **TTA_ARGUMENT)
+    compare.add_argument("--without-training-copies", action="store_true", help=WITHOUT_COPIES_HELP)
     compare.add_argument("--json", action="store_true")
 
     predict_csv = sub.add_parser("predict-csv", help="predict labels for a Kaggle-style test.csv (pixels only)")

@@ -82,20 +82,43 @@ def classification_report(labels: np.ndarray, probabilities: np.ndarray) -> dict
     }
 
 
-def predictions_table(labels: np.ndarray, probabilities: np.ndarray) -> pd.DataFrame:
-    """One row per face (its position in the split), true and predicted class and every class's
-    probability: what a researcher needs to redo any analysis, or to compare models face by face."""
+def predictions_table(labels: np.ndarray, probabilities: np.ndarray, in_training: np.ndarray) -> pd.DataFrame:
+    """One row per face (its position in the split), true and predicted class, whether the same
+    image is in Training, and every class's probability: what a researcher needs to redo any
+    analysis, or to compare models face by face."""
     import pandas as pd
 
     predictions = probabilities.argmax(axis=1)
     names = np.array(CLASS_NAMES)
     table = pd.DataFrame({
         "face": np.arange(len(labels)), "true": names[labels], "predicted": names[predictions],
-        "correct": predictions == labels, "confidence": probabilities.max(axis=1).round(4),
+        "correct": predictions == labels, "in_training": in_training, "confidence": probabilities.max(axis=1).round(4),
     })
     for index, name in enumerate(CLASS_NAMES):
         table[f"p_{name}"] = probabilities[:, index].round(4)
     return table
+
+
+def training_copies_breakdown(labels: np.ndarray, probabilities: np.ndarray, in_training: np.ndarray) -> dict:
+    """Accuracy on the faces whose image is also in Training and on the rest, with the rest's
+    95 % interval: the rest is the fair figure, since a copy is scored on memory."""
+    correct = probabilities.argmax(axis=1) == labels
+    rest = ~in_training
+    return {
+        "faces": int(in_training.sum()),
+        "accuracy_on_them": float(correct[in_training].mean()) if in_training.any() else None,
+        "faces_without": int(rest.sum()),
+        "accuracy_without": float(correct[rest].mean()) if rest.any() else None,
+        "accuracy_without_interval": list(wilson_interval(int(correct[rest].sum()), int(rest.sum()))),
+    }
+
+
+def describe_training_copies(breakdown: dict) -> str:
+    """One sentence for the CLI and the Evaluate page."""
+    low, high = breakdown["accuracy_without_interval"]
+    return (f"{breakdown['faces']:,} of these faces are also in Training, byte for byte: {breakdown['accuracy_on_them']:.1%} "
+            f"right on them, {breakdown['accuracy_without']:.1%} (95% interval {low:.1%}–{high:.1%}) on the other "
+            f"{breakdown['faces_without']:,}, the fairer figure.")
 
 
 def evaluate_model_on_dataset(model, images: np.ndarray, labels: np.ndarray, *, tta: bool = False) -> dict:

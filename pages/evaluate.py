@@ -9,9 +9,16 @@ from fer_core import charts
 from fer_core.calibration import reliability_bins
 from fer_core.data import FerDataset
 from fer_core.errors import FerError
-from fer_core.evaluation import classification_report, predict_probabilities, predictions_table
+from fer_core.evaluation import (
+    classification_report,
+    describe_training_copies,
+    predict_probabilities,
+    predictions_table,
+    training_copies_breakdown,
+)
 from fer_core.labels import CLASS_NAMES
 from fer_core.significance import describe_comparison, paired_comparison
+from fer_core.stats import training_copies
 from fer_core.tta import TTA_LABELS, TTA_MODES
 from ui.bootstrap import bootstrap
 from ui.dataset import dataset_sidebar
@@ -58,7 +65,25 @@ try:
 except FerError as exc:
     st.error(str(exc))
     st.stop()
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _training_copies(data_file: str, data_modified: float, split: str, _dataset: FerDataset) -> np.ndarray:  # noqa: ARG001
+    return training_copies(_dataset, split)
+
+
 rows = dataset.split(split)
+in_training = _training_copies(str(source.path), source.path.stat().st_mtime, split, dataset)
+keep = None  # every face, unless the copies of Training faces are left out
+# The per-face download always has the whole split (copies flagged), so its rows keep their positions.
+split_table = (rows.labels, probabilities, in_training)
+if in_training.any() and st.toggle(
+    f"Leave out the {in_training.sum():,} faces whose image is also in Training", key="eval_without_copies",
+    help="A face the model was trained on is scored on memory, not on generalisation. Every figure below, "
+         "the comparison included, then counts only the other faces.",
+):
+    keep = ~in_training
+    rows, probabilities, in_training = rows.subset(np.flatnonzero(keep)), probabilities[keep], in_training[keep]
 report = classification_report(rows.labels, probabilities)
 
 cols = st.columns(4)
@@ -69,9 +94,12 @@ cols[3].metric("Chance (majority class)", f"{np.bincount(rows.labels, minlength=
 low, high = report["accuracy_interval"]
 st.caption(
     f"{model_label} on {source.path.name} / {split}" + (f" with {TTA_LABELS[tta]}" if tta != "none" else "")
+    + (" without the faces also in Training" if keep is not None else "")
     + f" · accuracy 95% interval {low:.1%}–{high:.1%} (Wilson): the sampling error of this many faces, "
     "so smaller gaps between models need the paired test below."
 )
+if in_training.any():
+    st.caption(describe_training_copies(training_copies_breakdown(rows.labels, probabilities, in_training)))
 
 st.subheader("Compare with another model")
 choices = model_choices()
@@ -91,6 +119,7 @@ if other_label is not None:
     except FerError as exc:
         st.error(str(exc))
     else:
+        other = other if keep is None else other[keep]
         comparison = paired_comparison(rows.labels, probabilities.argmax(axis=1), other.argmax(axis=1))
         cols = st.columns(3)
         cols[0].metric(model_label, f"{report['accuracy']:.2%}")
@@ -153,7 +182,8 @@ cols[0].download_button(
 )
 cols[1].download_button(
     # A callable: built on click, not on every rerun of the page (~20 ms for 3,589 faces).
-    "Download per-face predictions (CSV)", lambda: predictions_table(rows.labels, probabilities).to_csv(index=False),
+    "Download per-face predictions (CSV)", lambda: predictions_table(*split_table).to_csv(index=False),
     file_name=f"predictions-{split}-{tta}.csv", mime="text/csv", key="download_predictions",
-    help="One row per face of the split, in file order: true and predicted class and all seven probabilities.",
+    help="One row per face of the whole split, in file order: true and predicted class, whether its image is "
+         "also in Training, and all seven probabilities.",
 )

@@ -118,10 +118,12 @@ with tab_pixels:
 
 with tab_duplicates:
     duplicates = summary["duplicates"]
-    cols = st.columns(3)
+    cols = st.columns(4)
     cols[0].metric("Groups of identical images", f"{duplicates['groups']:,}")
-    cols[1].metric("Groups spanning splits", f"{duplicates['across_splits']:,}", help="A face in both Training and a test split leaks the answer.")
+    cols[1].metric("Groups spanning splits", f"{duplicates['across_splits']:,}",
+                   help="A face in both Training and a test split leaks the answer: the Evaluate page can leave such faces out.")
     cols[2].metric("Groups with conflicting labels", f"{duplicates['conflicting_labels']:,}")
+    cols[3].metric("Blank images", f"{duplicates['blank_images']:,}", help="Faces of a single grey level: labelled, but nothing to see.")
     examples = duplicates["across_examples"][:8]
     if examples:
         st.markdown("**Examples found in more than one split**")

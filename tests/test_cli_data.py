@@ -32,9 +32,11 @@ def test_info_counts_duplicates_across_splits(tmp_path: Path, faces) -> None:
     images, labels, usage = faces
     images = images.copy()
     images[12] = images[0]  # the same face in Training and PublicTest
+    images[5] = 0  # a blank face, as FER2013 has a few
     path = write_fer_csv(tmp_path / "fer2013.csv", images, labels, usage)
     summary = json.loads(run_cli("info", str(path), "--json").stdout)
-    assert summary["duplicates"]["across_splits"] == 1
+    assert summary["duplicates"]["across_splits"] == 1 and summary["duplicates"]["blank_images"] == 1
+    assert "blank images (one grey level): 1" in run_cli("info", str(path)).stdout
 
 
 def test_bad_file_gives_one_error_line_and_exit_2(tmp_path: Path) -> None:

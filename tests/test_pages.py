@@ -203,6 +203,24 @@ def test_evaluate_page_shows_where_the_model_looked_for_a_mistake(finished_run: 
     assert len(app.get("plotly_chart")) == 4  # per class, confusion, reliability, and this face's bars
 
 
+def test_evaluate_page_can_leave_out_faces_also_in_training(finished_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    images = random_faces(70, seed=3)
+    images[60:64] = images[:4]  # four PublicTest faces are Training faces
+    data = write_fer_csv(tmp_path / "leaky.csv", images, np.tile(np.arange(7), 10), ["Training"] * 56 + ["PublicTest"] * 14)
+    monkeypatch.setenv("FER2013_PATH", str(data))
+    app = run_page("evaluate", timeout=180)
+    chooser = app.sidebar.selectbox(key="model_choice")
+    chooser.set_value(next(o for o in chooser.options if finished_run.name in o)).run()
+    assert any(c.value.startswith("4 of these faces are also in Training") for c in app.caption)
+    assert {m.label: m.value for m in app.metric}["Faces"] == "14"
+    app.toggle(key="eval_without_copies").set_value(True).run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert {m.label: m.value for m in app.metric}["Faces"] == "10"
+    assert any("without the faces also in Training" in c.value for c in app.caption)
+    app.selectbox(key="eval_compare").set_value("default model").run()  # the second model is scored on the same 10
+    assert not app.exception and any("of 10 faces" in m.value for m in app.markdown if "exact McNemar" in m.value)
+
+
 class FakeStreamState:
     playing = False
     signalling = False
