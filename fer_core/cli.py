@@ -73,6 +73,36 @@ def _bench_data(args: argparse.Namespace) -> int:
     return 0
 
 
+@command("bench-lighting")
+def _bench_lighting(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from fer_core.lighting import LIGHTING_SHIFTS, matched_to_equalised, shifted_lighting
+    from fer_core.predictor import load_fast_classifier
+
+    rows, _ = _labelled_split(args.data, args.usage)
+    model_path = _model_path(args)
+    classifier = load_fast_classifier(model_path)  # what Live runs for this model
+
+    def accuracy(faces: np.ndarray) -> float:
+        probabilities = np.concatenate([classifier(faces[i : i + 256]) for i in range(0, len(faces), 256)])
+        return float((probabilities.argmax(axis=1) == rows.labels).mean())
+
+    results = []
+    for shift in ["none", *LIGHTING_SHIFTS]:
+        faces = rows.images if shift == "none" else shifted_lighting(rows.images, shift)
+        matched = np.stack([matched_to_equalised(face) for face in faces])
+        results.append({"lighting": shift, "as_seen": accuracy(faces), "matched": accuracy(matched)})
+    if args.json:
+        _print_json({"model": str(model_path), "split": args.usage, "n": len(rows), "results": results})
+        return 0
+    print(f"{model_path} on {args.usage} ({len(rows)} faces), Live's classifier; 'matched': crops far from "
+          "histogram-equalised are equalised (fer_core/lighting.py)")
+    for row in results:
+        print(f"  {row['lighting']:30s} as seen {row['as_seen']:.4f}  matched {row['matched']:.4f}")
+    return 0
+
+
 # --------------------------------------------------------------------------- training
 
 
@@ -467,6 +497,11 @@ def build_parser() -> argparse.ArgumentParser:
                          help="test-time augmentation per face (default flip-zoom, six passes, as the Photos page's stills)")
     predict.add_argument("--json", action="store_true")
 
+    lighting = sub.add_parser("bench-lighting", help="Live's accuracy on a split in other light, with and without matching crops")
+    lighting.add_argument("--data", required=True)
+    lighting.add_argument("--usage", default="PublicTest")
+    lighting.add_argument("--model", help="a .keras file (default: the shipped default model)")
+    lighting.add_argument("--json", action="store_true")
     bench = sub.add_parser("bench", help="median detection / classification / whole-frame milliseconds at 640x480")
     bench.add_argument("--model")
     bench.add_argument("--detector", nargs="+", default=["haar", "blazeface"], choices=("haar", "blazeface"))

@@ -11,7 +11,14 @@ import pytest
 from conftest import write_fer_csv
 
 from fer_core.config import TrainConfig
-from fer_core.lighting import SHARE_KEY, equalised_share, matched_to_equalised, wants_equalised_crops
+from fer_core.lighting import (
+    LIGHTING_SHIFTS,
+    SHARE_KEY,
+    equalised_share,
+    matched_to_equalised,
+    shifted_lighting,
+    wants_equalised_crops,
+)
 from fer_core.predictor import Predictor
 
 
@@ -75,3 +82,27 @@ def test_the_predictor_equalises_crops_only_for_models_that_want_it() -> None:
     matched = Predictor(uniform, OneBox(), equalise=True).predict(frame)[0].crop
     assert plain.std() < 25 and matched.std() > 60  # the model sees (and Grad-CAM shows) the equalised crop
     np.testing.assert_array_equal(matched, cv2.equalizeHist(plain))
+
+
+def test_shifted_lighting_is_reproducible_and_keeps_the_order_of_grey_levels() -> None:
+    faces = smooth_faces(3)
+    for shift in LIGHTING_SHIFTS:
+        shifted = shifted_lighting(faces, shift)
+        np.testing.assert_array_equal(shifted, shifted_lighting(faces, shift))  # seeded
+        for face, seen in zip(faces, shifted, strict=True):
+            order = np.argsort(face.ravel(), kind="stable")
+            assert (np.diff(seen.ravel()[order].astype(int)) >= 0).all()  # monotonic: a change of light, not of face
+    assert shifted_lighting(faces, "dim").max() < 160
+
+
+@pytest.mark.slow
+def test_cli_bench_lighting_scores_every_shift_as_seen_and_matched(finished_run: Path) -> None:
+    from test_cli_data import run_cli
+
+    data = json.loads((finished_run / "config.json").read_text())["data"]
+    result = run_cli("bench-lighting", "--data", data, "--model", str(finished_run / "best.keras"), "--json")
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert [row["lighting"] for row in report["results"]] == ["none", *LIGHTING_SHIFTS] and report["n"] == 14
+    none = report["results"][0]
+    assert none["as_seen"] == none["matched"]  # uniform random faces are already equalised: nothing to match
