@@ -75,6 +75,7 @@ def _training_copies(data_file: str, data_modified: float, split: str, _dataset:
 rows = dataset.split(split)
 in_training = _training_copies(str(source.path), source.path.stat().st_mtime, split, dataset)
 keep = None  # every face, unless the copies of Training faces are left out
+positions = np.arange(len(rows))  # each shown face's place in the split, as the per-face CSV numbers it
 # The per-face download always has the whole split (copies flagged), so its rows keep their positions.
 split_table = (rows.labels, probabilities, in_training)
 if in_training.any() and st.toggle(
@@ -83,7 +84,8 @@ if in_training.any() and st.toggle(
          "the comparison included, then counts only the other faces.",
 ):
     keep = ~in_training
-    rows, probabilities, in_training = rows.subset(np.flatnonzero(keep)), probabilities[keep], in_training[keep]
+    positions = np.flatnonzero(keep)
+    rows, probabilities, in_training = rows.subset(positions), probabilities[keep], in_training[keep]
 report = classification_report(rows.labels, probabilities)
 
 cols = st.columns(4)
@@ -166,7 +168,7 @@ else:
     # A toggle, not an expander: Grad-CAM runs only when asked (an expander's body runs on every rerun).
     if st.toggle("Look closer: where the model looked", key="mistake_inspect"):
         pick = st.selectbox("Face", range(len(cell)), key="mistake_pick",
-                            format_func=lambda k: f"#{k + 1}: face {cell[k]} of {split}, "
+                            format_func=lambda k: f"#{k + 1}: face {positions[cell[k]]} of {split}, "
                                                   f"{predicted_name} {probabilities[cell[k], predicted_label]:.0%}")
         face_index = int(cell[pick])
         inspect_face(rows.images[face_index], probabilities[face_index], true_label,

@@ -220,6 +220,20 @@ def test_evaluate_page_can_leave_out_faces_also_in_training(finished_run: Path, 
     app.selectbox(key="eval_compare").set_value("default model").run()  # the second model is scored on the same 10
     assert not app.exception and any("of 10 faces" in m.value for m in app.markdown if "exact McNemar" in m.value)
 
+    from fer_core.data import load_dataset
+    from fer_core.evaluation import predict_probabilities
+    from fer_core.labels import CLASS_NAMES
+    from fer_core.model_io import load_classifier
+
+    public = load_dataset(data).split("PublicTest")
+    predicted = predict_probabilities(load_classifier(finished_run / "best.keras"), public.images).argmax(axis=1)
+    position = next(i for i in range(8, 14) if predicted[i] != public.labels[i])  # a mistake after the left-out copies
+    app.selectbox(key="mistake_true").set_value(CLASS_NAMES[public.labels[position]])
+    app.selectbox(key="mistake_pred").set_value(CLASS_NAMES[predicted[position]])
+    app.toggle(key="mistake_inspect").set_value(True).run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert any(f"face {position} of PublicTest" in option for option in app.selectbox(key="mistake_pick").options)
+
 
 class FakeStreamState:
     playing = False
