@@ -43,7 +43,10 @@ class FaceResult:
         }
 
 
-def crop_face(grey: np.ndarray, box: Box, margin: float = 0.1) -> np.ndarray:
+CROP_MARGIN = 0.1  # widening of a detector's box per side before cropping
+
+
+def crop_face(grey: np.ndarray, box: Box, margin: float = CROP_MARGIN) -> np.ndarray:
     """Square 48x48 crop around a box, widened by ``margin`` per side; edges replicate
     rather than shrink the crop when the face touches the border."""
     x, y, w, h = box
@@ -93,7 +96,7 @@ class ProbabilitySmoother:
 class Predictor:
     """Detects faces, crops them as FER2013 faces look (48x48 grey), classifies them."""
 
-    def __init__(self, classifier: Classifier, detector: FaceDetector, *, margin: float = 0.1, max_faces: int = 20,
+    def __init__(self, classifier: Classifier, detector: FaceDetector, *, margin: float = CROP_MARGIN, max_faces: int = 20,
                  equalise: bool = False) -> None:
         self.classifier = classifier
         self.detector = detector
@@ -123,7 +126,7 @@ class Predictor:
             return []
         crops = np.stack([crop_face(grey, box, self.margin) for box in boxes])
         if self.equalise:
-            crops = np.stack([matched_to_equalised(crop) for crop in crops])
+            crops = np.stack([matched_to_equalised(crop, 1 / (1 + 2 * self.margin)) for crop in crops])
         probabilities = self.classifier(crops)
         return [FaceResult(box, probs, crop) for box, probs, crop in zip(boxes, probabilities, crops, strict=True)]
 

@@ -80,8 +80,20 @@ def test_the_predictor_equalises_crops_only_for_models_that_want_it() -> None:
 
     plain = Predictor(uniform, OneBox()).predict(frame)[0].crop
     matched = Predictor(uniform, OneBox(), equalise=True).predict(frame)[0].crop
-    assert plain.std() < 25 and matched.std() > 60  # the model sees (and Grad-CAM shows) the equalised crop
-    np.testing.assert_array_equal(matched, cv2.equalizeHist(plain))
+    assert plain.std() < 25 and matched.std() > 50  # the model sees (and Grad-CAM shows) the matched crop
+    np.testing.assert_array_equal(matched[4:44, 4:44], cv2.equalizeHist(plain[4:44, 4:44]))  # the box, equalised
+
+
+def test_a_plain_wall_in_the_margin_does_not_set_the_mapping() -> None:
+    face = (40 + 0.4 * smooth_faces(1, seed=4)[0]).astype(np.uint8)  # a dim face
+    crop = np.full((48, 48), 110, np.uint8)
+    crop[4:44, 4:44] = cv2.resize(face, (40, 40), interpolation=cv2.INTER_AREA)
+    matched = matched_to_equalised(crop, face_fraction=40 / 48)
+    np.testing.assert_array_equal(matched[4:44, 4:44], cv2.equalizeHist(crop[4:44, 4:44]))
+    whole = cv2.equalizeHist(crop)[4:44, 4:44]  # what the whole crop's histogram would have made of the face
+    assert np.abs(whole.astype(int) - matched[4:44, 4:44]).mean() > 10
+    blank = np.full((48, 48), 90, np.uint8)
+    assert matched_to_equalised(blank, 40 / 48) is blank  # one grey level: nothing to spread
 
 
 def test_shifted_lighting_is_reproducible_and_keeps_the_order_of_grey_levels() -> None:
@@ -103,6 +115,9 @@ def test_cli_bench_lighting_scores_every_shift_as_seen_and_matched(finished_run:
     result = run_cli("bench-lighting", "--data", data, "--model", str(finished_run / "best.keras"), "--json")
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert [row["lighting"] for row in report["results"]] == ["none", *LIGHTING_SHIFTS] and report["n"] == 14
+    lightings = ["none", *LIGHTING_SHIFTS]
+    assert [(row["framing"], row["lighting"]) for row in report["results"]] == [
+        (framing, lighting) for framing in ("face as the crop", "face on a plain wall") for lighting in lightings
+    ] and report["n"] == 14
     none = report["results"][0]
     assert none["as_seen"] == none["matched"]  # uniform random faces are already equalised: nothing to match
