@@ -116,17 +116,22 @@ class Predictor:
         face found, classifies the whole image as one face (a pre-cropped face photo).
         """
         grey = to_grey(image)
+        margin = self.margin
         if photo:
             found = detect_with_padding(self.detector, image)
-            boxes = [(0, 0, grey.shape[1], grey.shape[0])] if found.used_whole_image else found.boxes
+            boxes = found.boxes
+            if found.used_whole_image:
+                # The image is the face, framed as it is: widening it would shrink the face in the
+                # crop (on PublicTest faces taken whole: 67.6 % without a margin, 65.4 % with 0.1).
+                boxes, margin = [(0, 0, grey.shape[1], grey.shape[0])], 0.0
         else:
             boxes = self.detector.detect(image)
         boxes = boxes[: self.max_faces]
         if not boxes:
             return []
-        crops = np.stack([crop_face(grey, box, self.margin) for box in boxes])
+        crops = np.stack([crop_face(grey, box, margin) for box in boxes])
         if self.equalise:
-            crops = np.stack([matched_to_equalised(crop, 1 / (1 + 2 * self.margin)) for crop in crops])
+            crops = np.stack([matched_to_equalised(crop, 1 / (1 + 2 * margin)) for crop in crops])
         probabilities = self.classifier(crops)
         return [FaceResult(box, probs, crop) for box, probs, crop in zip(boxes, probabilities, crops, strict=True)]
 

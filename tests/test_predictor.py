@@ -56,6 +56,14 @@ def test_photo_mode_classifies_a_face_crop_with_no_detection(predictor: Predicto
     assert len(faces) == 1 and faces[0].box == (0, 0, 60, 60)
 
 
+def test_a_photo_taken_whole_is_cropped_as_it_is_framed(predictor: Predictor) -> None:
+    """No margin around an image that is the face: widening it shrank the face (-2.2 points)."""
+    gradient = np.tile(np.linspace(0, 255, 48).astype(np.uint8), (48, 1))  # no face for any detector
+    face = predictor.predict(gradient, photo=True)[0]
+    assert face.box == (0, 0, 48, 48)
+    np.testing.assert_array_equal(face.crop, gradient)  # with a margin, replicated edges would widen it
+
+
 def test_at_most_max_faces_are_classified(model, real_faces: np.ndarray) -> None:
     class ManyFaces:
         name = "many"
