@@ -80,7 +80,7 @@ def _bench_lighting(args: argparse.Namespace) -> int:
     from fer_core.lighting import LIGHTING_SHIFTS, framed_on_plain_wall, matched_to_equalised, shifted_lighting
     from fer_core.predictor import CROP_MARGIN, load_fast_classifier
 
-    rows, _ = _labelled_split(args.data, args.usage)
+    rows = _labelled_split(args.data, args.usage)
     model_path = _model_path(args)
     classifier = load_fast_classifier(model_path)  # what Live runs for this model
     face_fraction = 1 / (1 + 2 * CROP_MARGIN)
@@ -190,17 +190,28 @@ def _model_path(args: argparse.Namespace) -> Path:
     return Path(args.model) if args.model else DEFAULT_MODEL_PATH
 
 
-def _labelled_split(path: str, split: str, *, without_training_copies: bool = False):
-    """One split of a dataset that has labels to score against, and for each of its faces
-    whether the same image is in Training; ``without_training_copies`` leaves those out."""
-    import numpy as np
-
+def _labelled_dataset(path: str):
     from fer_core.data import load_dataset
-    from fer_core.stats import training_copies
 
     dataset = load_dataset(path)
     if not dataset.has_labels:
         raise FerError(f"{Path(path).name} has no labels to score a model against")
+    return dataset
+
+
+def _labelled_split(path: str, split: str):
+    """One split of a dataset that has labels to score against."""
+    return _labelled_dataset(path).split(split)
+
+
+def _scored_split(path: str, split: str, *, without_training_copies: bool):
+    """A labelled split and, for each of its faces, whether the same image is in Training;
+    ``without_training_copies`` leaves those faces out."""
+    import numpy as np
+
+    from fer_core.stats import training_copies
+
+    dataset = _labelled_dataset(path)
     rows, in_training = dataset.split(split), training_copies(dataset, split)
     if without_training_copies:
         rows, in_training = rows.subset(np.flatnonzero(~in_training)), np.zeros(int((~in_training).sum()), dtype=bool)
@@ -228,7 +239,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     )
     from fer_core.model_io import load_classifier
 
-    rows, in_training = _labelled_split(args.data, args.usage, without_training_copies=args.without_training_copies)
+    rows, in_training = _scored_split(args.data, args.usage, without_training_copies=args.without_training_copies)
     model = load_classifier(_model_path(args))
     probabilities = predict_probabilities(model, rows.images, tta=args.tta)
     report = classification_report(rows.labels, probabilities)
@@ -261,7 +272,7 @@ def _compare(args: argparse.Namespace) -> int:
     from fer_core.paths import DEFAULT_MODEL_PATH
     from fer_core.significance import describe_comparison, paired_comparison
 
-    rows, _ = _labelled_split(args.data, args.usage, without_training_copies=args.without_training_copies)
+    rows, _ = _scored_split(args.data, args.usage, without_training_copies=args.without_training_copies)
     paths = [DEFAULT_MODEL_PATH if source == "default" else member_model_path(source) for source in (args.a, args.b)]
     probabilities = [predict_probabilities(load_classifier(path), rows.images, tta=args.tta) for path in paths]
     reports = [classification_report(rows.labels, model_probabilities) for model_probabilities in probabilities]
