@@ -21,10 +21,7 @@ def face_report(face: FaceResult, model, key: str, title: str = "") -> None:
     cols = st.columns([1, 1, 2])
     cols[0].image(cv2.resize(face.crop, (144, 144), interpolation=cv2.INTER_NEAREST), caption=title or "model input (48×48)")
     if model is not None:
-        try:
-            cols[1].image(overlay(face.crop, grad_cam(model, face.crop)), caption=f"Grad-CAM for '{face.label}'", width=144)
-        except ValueError as exc:
-            cols[1].caption(f"No Grad-CAM: {exc}")
+        _grad_cam_image(cols[1], model, face.crop, None, f"Grad-CAM for '{face.label}'")
     cols[2].plotly_chart(charts.probability_bars(face.probabilities, height=230), key=f"{key}_bars")
 
 
@@ -39,12 +36,16 @@ def inspect_face(face: np.ndarray, probabilities: np.ndarray, true_label: int, m
     cols = st.columns([1, 1, 1, 2])
     cols[0].image(cv2.resize(face, (144, 144), interpolation=cv2.INTER_NEAREST), caption=f"true: {CLASS_NAMES[true_label]}")
     for column, (label, role) in zip(cols[1:3], roles, strict=False):
-        try:
-            column.image(overlay(face, grad_cam(model, face, label)), caption=f"Grad-CAM for '{CLASS_NAMES[label]}' ({role})",
-                         width=144)
-        except ValueError as exc:
-            column.caption(f"No Grad-CAM: {exc}")
+        _grad_cam_image(column, model, face, label, f"Grad-CAM for '{CLASS_NAMES[label]}' ({role})")
     cols[3].plotly_chart(charts.probability_bars(probabilities, height=230), key=f"{key}_bars")
+
+
+def _grad_cam_image(column, model, face: np.ndarray, class_index: int | None, caption: str) -> None:
+    """One Grad-CAM picture (``class_index`` None: the model's own answer), or why there is none."""
+    try:
+        column.image(overlay(face, grad_cam(model, face, class_index)), caption=caption, width=144)
+    except ValueError as exc:
+        column.caption(f"No Grad-CAM: {exc}")
 
 
 def png_bytes(image_bgr: np.ndarray) -> bytes:
