@@ -83,7 +83,6 @@ def _bench_lighting(args: argparse.Namespace) -> int:
     rows = _labelled_split(args.data, args.usage)
     model_path = _model_path(args)
     classifier = load_fast_classifier(model_path)  # what Live runs for this model
-    face_fraction = 1 / (1 + 2 * CROP_MARGIN)
 
     def accuracy(faces: np.ndarray) -> float:
         probabilities = np.concatenate([classifier(faces[i : i + 256]) for i in range(0, len(faces), 256)])
@@ -95,7 +94,7 @@ def _bench_lighting(args: argparse.Namespace) -> int:
     for framing, frame in framings.items():
         for shift in ["none", *LIGHTING_SHIFTS]:
             crops = frame(rows.images if shift == "none" else shifted_lighting(rows.images, shift))
-            matched = np.stack([matched_to_equalised(crop, face_fraction) for crop in crops])
+            matched = np.stack([matched_to_equalised(crop, CROP_MARGIN) for crop in crops])
             results.append({"framing": framing, "lighting": shift, "as_seen": accuracy(crops), "matched": accuracy(matched)})
     if args.json:
         _print_json({"model": str(model_path), "split": args.usage, "n": len(rows), "results": results})

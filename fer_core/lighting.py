@@ -39,15 +39,9 @@ MOSTLY = 0.5  # a dataset whose faces are mostly equalised: its models get equal
 SHARE_KEY = "dataset_equalised_share"
 
 
-def _equalised(face: np.ndarray) -> tuple[np.ndarray, float]:
-    """A uint8 face histogram-equalised, and the mean absolute grey-level change that made."""
-    equalised = cv2.equalizeHist(face)
-    return equalised, float(np.abs(equalised.astype(np.int16) - face).mean())
-
-
 def equalisation_change(face: np.ndarray) -> float:
     """Mean absolute grey-level change that histogram equalisation makes to a uint8 face."""
-    return _equalised(face)[1]
+    return float(np.abs(cv2.equalizeHist(face).astype(np.int16) - face).mean())
 
 
 def equalised_share(faces: np.ndarray) -> float:
@@ -72,18 +66,18 @@ def _box_mapping(face: np.ndarray, clip_limit: float | None) -> np.ndarray | Non
     return np.round((cumulative - lowest) * 255 / (cumulative[-1] - lowest)).clip(0, 255).astype(np.uint8)
 
 
-def matched_to_equalised(crop: np.ndarray, face_fraction: float = 1.0) -> np.ndarray:
+def matched_to_equalised(crop: np.ndarray, margin: float = 0.0) -> np.ndarray:
     """The crop equalised when its face is far from equalised, else unchanged.
 
-    The face box (the central ``face_fraction`` of the crop; the rest is the margin
-    ``crop_face`` adds) decides and sets the mapping, which is applied to the whole crop: a
+    The face box (the crop without the ``margin`` per side that ``crop_face`` added) decides
+    and sets the mapping, which is applied to the whole crop: a
     plain wall in the margin would otherwise take over the histogram. The box counts as far
     when plain equalisation would move its pixels by over ``FAR_FROM_EQUALISED`` grey levels on
     average; the mapping applied is contrast-limited (no grey level may hold more than
     ``CLIP_LIMIT`` times its even share), so large flat areas are not stretched into harsh contrast.
     """
     side = crop.shape[0]
-    inner = round(side * face_fraction)
+    inner = round(side / (1 + 2 * margin))
     start = (side - inner) // 2
     face = crop[start : start + inner, start : start + inner]
     full = _box_mapping(face, None)

@@ -131,7 +131,7 @@ class Predictor:
             return []
         crops = np.stack([crop_face(grey, box, margin) for box in boxes])
         if self.equalise:
-            crops = np.stack([matched_to_equalised(crop, 1 / (1 + 2 * margin)) for crop in crops])
+            crops = np.stack([matched_to_equalised(crop, margin) for crop in crops])
         probabilities = self.classifier(crops)
         return [FaceResult(box, probs, crop) for box, probs, crop in zip(boxes, probabilities, crops, strict=True)]
 

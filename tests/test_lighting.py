@@ -90,7 +90,7 @@ def test_the_predictor_equalises_crops_only_for_models_that_want_it() -> None:
 
     plain = Predictor(uniform, OneBox()).predict(frame)[0].crop
     matched = Predictor(uniform, OneBox(), equalise=True).predict(frame)[0].crop
-    np.testing.assert_array_equal(matched, matched_to_equalised(plain, 40 / 48))  # the model sees (Grad-CAM shows) this
+    np.testing.assert_array_equal(matched, matched_to_equalised(plain, 0.1))  # the model sees (Grad-CAM shows) this
     assert matched.std() > 1.5 * plain.std()
 
 
@@ -98,10 +98,10 @@ def test_the_face_box_alone_decides_whether_a_crop_is_matched() -> None:
     face = cv2.equalizeHist(cv2.resize(smooth_faces(1, seed=4)[0], (40, 40), interpolation=cv2.INTER_AREA))
     crop = np.full((48, 48), 110, np.uint8)  # an already equalised face framed by a plain wall
     crop[4:44, 4:44] = face
-    assert matched_to_equalised(crop, face_fraction=40 / 48) is crop
+    assert matched_to_equalised(crop, margin=0.1) is crop
     assert not np.array_equal(matched_to_equalised(crop), crop)  # judged on the whole crop, the wall would have it changed
     blank = np.full((48, 48), 90, np.uint8)
-    assert matched_to_equalised(blank, 40 / 48) is blank  # one grey level: nothing to spread
+    assert matched_to_equalised(blank, 0.1) is blank  # one grey level: nothing to spread
 
 
 def test_shifted_lighting_is_reproducible_and_keeps_the_order_of_grey_levels() -> None:
