@@ -77,6 +77,7 @@ def _bench_data(args: argparse.Namespace) -> int:
 def _bench_lighting(args: argparse.Namespace) -> int:
     import numpy as np
 
+    from fer_core.evaluation import classify_in_batches
     from fer_core.lighting import LIGHTING_SHIFTS, framed_on_plain_wall, matched_to_equalised, shifted_lighting
     from fer_core.predictor import CROP_MARGIN, load_fast_classifier
 
@@ -85,8 +86,7 @@ def _bench_lighting(args: argparse.Namespace) -> int:
     classifier = load_fast_classifier(model_path)  # what Live runs for this model
 
     def accuracy(faces: np.ndarray) -> float:
-        probabilities = np.concatenate([classifier(faces[i : i + 256]) for i in range(0, len(faces), 256)])
-        return float((probabilities.argmax(axis=1) == rows.labels).mean())
+        return float((classify_in_batches(classifier, faces).argmax(axis=1) == rows.labels).mean())
 
     framings = {"face as the crop": lambda faces: faces,
                 "face on a plain wall": lambda faces: framed_on_plain_wall(faces, CROP_MARGIN)}

@@ -29,7 +29,12 @@ def predict_probabilities(model, images: np.ndarray, *, tta: str = "none", batch
     from fer_core.model_io import FastClassifier
     from fer_core.tta import with_tta
 
-    classify = with_tta(FastClassifier(model), tta)
+    return classify_in_batches(with_tta(FastClassifier(model), tta), images, batch_size=batch_size)
+
+
+def classify_in_batches(classify, images: np.ndarray, *, batch_size: int = BATCH_SIZE) -> np.ndarray:
+    """Any faces -> probabilities callable (a Keras model's ``FastClassifier``, a TFLite file's
+    classifier, Live's) over (N, 48, 48) faces in batches: (N, 7) probabilities."""
     outputs = [classify(batch) for batch in _batches(images, batch_size)]
     return np.concatenate(outputs) if outputs else np.zeros((0, NUM_CLASSES), np.float32)
 
