@@ -26,6 +26,7 @@ run's dataset is measured when its model is first used live.
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -143,12 +144,19 @@ def wants_equalised_crops(model_path: Path) -> bool:
 
 def _run_dataset_share(run_dir: Path) -> float | None:
     from fer_core.config import TrainConfig
-    from fer_core.data import load_dataset
     from fer_core.errors import FerError
 
     try:
         config = TrainConfig.load(run_dir / "config.json")
-        dataset = load_dataset(config.data)
-        return equalised_share(dataset.split(config.val_split).images)
+        return _dataset_share(config.data, Path(config.data).stat().st_mtime, config.val_split)
     except (FerError, OSError):
         return None
+
+
+@functools.lru_cache(maxsize=16)
+def _dataset_share(data: str, modified: float, split: str) -> float:  # noqa: ARG001 - 'modified' keys the cache
+    """Kept per dataset file and version: the sidebar and every predictor built for a run's
+    model ask again, and loading the dataset is the slow part."""
+    from fer_core.data import load_dataset
+
+    return equalised_share(load_dataset(data).split(split).images)

@@ -23,14 +23,6 @@ def model_choices() -> dict[str, Path]:
     return choices
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def _wants_equalised_crops(path: str, modified: float) -> bool:  # noqa: ARG001 - 'modified' keys the cache
-    """Cached: for a run's model it reads the run's dataset, too slow for every rerun."""
-    from fer_core.lighting import wants_equalised_crops
-
-    return wants_equalised_crops(Path(path))
-
-
 @st.cache_resource(show_spinner="Loading model…", max_entries=4)
 def load_model(path: str, modified: float):  # noqa: ARG001 - 'modified' keys the cache
     from fer_core.model_io import load_classifier
@@ -46,10 +38,11 @@ def model_sidebar(key: str = "model_choice", *, live: bool = False) -> tuple[str
         return None
     label = st.sidebar.selectbox("Model", list(choices), key=key)
     if live:
+        from fer_core.lighting import wants_equalised_crops
         from fer_core.predictor import describe_live_classifier
 
         path = choices[label]
         lighting = (" Crops far from histogram-equalised are equalised first, as this model's training faces were."
-                    if _wants_equalised_crops(str(path), path.stat().st_mtime) else "")
+                    if wants_equalised_crops(path) else "")
         st.sidebar.caption(describe_live_classifier(path) + lighting)
     return label, choices[label]
