@@ -323,6 +323,27 @@ def _publish(args: argparse.Namespace) -> int:
     (_, _), val = load_training_data(config)
     target = publish_default_model(run_dir, Path(args.target) if args.target else DEFAULT_MODEL_DIR, val)
     print(f"published {run_dir.name} to {target}")
+    _say_where_the_replaced_default_is(target)
+    return 0
+
+
+def _say_where_the_replaced_default_is(target: Path) -> None:
+    from fer_core.export import describe_published, previous_default_dir
+
+    previous = previous_default_dir(target)
+    if previous.is_dir():
+        print(f"the default it replaced ({describe_published(previous)}) is kept in {previous}; "
+              "`python -m fer_core restore-default` puts it back")
+
+
+@command("restore-default")
+def _restore_default(args: argparse.Namespace) -> int:
+    from fer_core.export import describe_published, previous_default_dir, restore_previous_default
+    from fer_core.paths import DEFAULT_MODEL_DIR
+
+    target = restore_previous_default(Path(args.target) if args.target else DEFAULT_MODEL_DIR)
+    print(f"restored the earlier default model ({describe_published(target)}); "
+          f"the one it replaced ({describe_published(previous_default_dir(target))}) is kept in its place")
     return 0
 
 
@@ -339,6 +360,7 @@ def _ensemble(args: argparse.Namespace) -> int:
     print(f"published an ensemble of {len(args.members)} models to {target}: {args.split} accuracy "
           f"{metrics['accuracy_no_tta']:.4f} ({metrics['accuracy_tta']:.4f} with flip TTA, {metrics['accuracy_flip_zoom_tta']:.4f} "
           f"flip-zoom); members alone {alone}")
+    _say_where_the_replaced_default_is(target)
     return 0
 
 
@@ -525,6 +547,8 @@ def build_parser() -> argparse.ArgumentParser:
     publish = sub.add_parser("publish", help="make a run's best model the app's default (lean .keras + verified TFLite)")
     publish.add_argument("run", help="run id or folder")
     publish.add_argument("--target", help=argparse.SUPPRESS)
+    restore = sub.add_parser("restore-default", help="put back the default model that the last publish replaced (again: undo)")
+    restore.add_argument("--target", help=argparse.SUPPRESS)
 
     ensemble = sub.add_parser("ensemble", help="average several trained models into one and make it the app's default")
     ensemble.add_argument("members", nargs="+", metavar="MEMBER", help="run ids/folders (their best.keras) or .keras files")

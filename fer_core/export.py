@@ -186,7 +186,7 @@ def _publish(model, target_dir: Path, validation: tuple[np.ndarray, np.ndarray] 
     """Write the default-model folder for ``model``: lean .keras, verified TFLite, metrics, card.
 
     Written to a staging folder first and swapped in whole, so a failure leaves the
-    current default untouched.
+    current default untouched; the default it replaces is kept (``previous_default_dir``).
     """
     from fer_core.evaluation import evaluate_model_on_dataset
 
@@ -216,10 +216,43 @@ def _publish(model, target_dir: Path, validation: tuple[np.ndarray, np.ndarray] 
 
         card = render_model_card(staging, command=command, latency=measure_latency(staging))
         (staging / "model_card.md").write_text(card)
-    backup = target_dir.with_name(f".{target_dir.name}.previous")
-    shutil.rmtree(backup, ignore_errors=True)
+    previous = previous_default_dir(target_dir)
     if target_dir.exists():
-        target_dir.rename(backup)
+        shutil.rmtree(previous, ignore_errors=True)
+        target_dir.rename(previous)
     staging.rename(target_dir)
-    shutil.rmtree(backup, ignore_errors=True)
     return target_dir
+
+
+def previous_default_dir(target_dir: Path) -> Path:
+    """Where a publish keeps the default it replaced.
+
+    One click on the Train page replaces the default model; keeping the one it replaced
+    makes a mistaken publish (a half-trained run, say) a click to undo, not a lost model.
+    """
+    return target_dir.with_name(f"{target_dir.name}.previous")
+
+
+def restore_previous_default(target_dir: Path) -> Path:
+    """Swap the default with the one it replaced; restoring again undoes the restore."""
+    previous = previous_default_dir(target_dir)
+    if not (previous / "model.keras").is_file():
+        raise FerError(f"no earlier default model is kept in {previous}: nothing to restore")
+    swap = target_dir.with_name(f".{target_dir.name}.swap")
+    shutil.rmtree(swap, ignore_errors=True)
+    if target_dir.exists():
+        target_dir.rename(swap)
+    previous.rename(target_dir)
+    if swap.exists():
+        swap.rename(previous)
+    return target_dir
+
+
+def describe_published(model_dir: Path) -> str | None:
+    """One line naming a published model by its figures, for choosing between defaults."""
+    try:
+        metrics = json.loads((model_dir / "metrics.json").read_text())
+    except (OSError, ValueError):
+        return None
+    accuracy = f"{metrics['accuracy']:.1%} on {metrics.get('split') or 'its validation split'}" if "accuracy" in metrics else "no accuracy recorded"
+    return f"{metrics.get('run_id') or metrics.get('arch', 'a model')}: {accuracy}, published {metrics.get('published_at', '?')}"

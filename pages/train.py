@@ -197,7 +197,7 @@ table = pd.DataFrame(
         for r in runs
     ]
 )
-st.dataframe(table, hide_index=True, key="runs_table",
+st.dataframe(table, hide_index=True, key="runs_table", placeholder="—",  # a figure not measured yet, not a zero
              column_config={
                  "best val acc": st.column_config.NumberColumn(
                      format="percent",
@@ -212,22 +212,45 @@ st.dataframe(table, hide_index=True, key="runs_table",
 if demo:
     st.caption("Public demo: deleting runs and changing the default model are disabled.")
 else:
+    from fer_core.export import (
+        describe_published,
+        previous_default_dir,
+        publish_default_model,
+        publish_ensemble_of_runs,
+        restore_previous_default,
+    )
+
     cols = st.columns(2)
     selected_summary = next(r for r in runs if r.run_id == selected)
-    if cols[0].button("Make this run's model the app default", key="publish", disabled=not (selected_summary.path / "best.keras").exists()):
-        from fer_core.export import publish_default_model
-        from fer_core.paths import DEFAULT_MODEL_DIR
+    still_running = selected_summary.state in ACTIVE_STATES
+    if cols[0].button("Make this run's model the app default", key="publish",
+                      disabled=still_running or not (selected_summary.path / "best.keras").exists(),
+                      help="Wait for the run to end (or cancel it): its best model may still change." if still_running else
+                           "Exports and checks the run's best model; the default it replaces is kept and can be restored."):
         from fer_core.training import load_training_data
 
         try:
             with st.spinner("Exporting and checking the model…"):
                 _, val = load_training_data(TrainConfig.load(selected_summary.path / "config.json"))
-                publish_default_model(selected_summary.path, DEFAULT_MODEL_DIR, val)
+                publish_default_model(selected_summary.path, paths.DEFAULT_MODEL_DIR, val)
         except FerError as exc:
             st.error(str(exc))
         else:
             st.cache_resource.clear()
-            st.success(f"{selected} is now the default model.")
+            st.success(f"{selected} is now the default model. The one it replaced is kept: "
+                       "**Restore the previous default** below puts it back.")
+    if (current := describe_published(paths.DEFAULT_MODEL_DIR)) is not None:
+        st.caption(f"Default model now: {current}.")
+    previous = describe_published(previous_default_dir(paths.DEFAULT_MODEL_DIR))
+    if previous is not None and st.button("Restore the previous default", key="restore_default", help=f"Puts back {previous}; "
+                                          "the current default takes its place, so a second click undoes the first."):
+        try:
+            restore_previous_default(paths.DEFAULT_MODEL_DIR)
+        except (FerError, OSError) as exc:
+            st.error(f"Could not restore the previous default: {exc}")
+        else:
+            st.cache_resource.clear()
+            st.rerun()
     if cols[1].button("Delete this run", key="delete", disabled=selected_summary.state in ACTIVE_STATES):
         try:
             delete_run(selected_summary.path)
@@ -245,12 +268,9 @@ else:
                        "so the model card shows whether averaging paid off.")
             members = st.multiselect("Runs to average", finished, max_selections=MAX_MEMBERS, key="ensemble_runs")
             if st.button("Make their average the app default", key="publish_ensemble", disabled=len(members) < 2):
-                from fer_core.export import publish_ensemble_of_runs
-                from fer_core.paths import DEFAULT_MODEL_DIR
-
                 try:
                     with st.spinner("Scoring each run, averaging, exporting and checking the ensemble…"):
-                        target = publish_ensemble_of_runs([next(r.path for r in runs if r.run_id == m) for m in members], DEFAULT_MODEL_DIR)
+                        target = publish_ensemble_of_runs([next(r.path for r in runs if r.run_id == m) for m in members], paths.DEFAULT_MODEL_DIR)
                 except FerError as exc:
                     st.error(str(exc))
                 else:

@@ -143,6 +143,33 @@ def test_train_page_averages_two_runs_into_the_default_model(finished_run: Path,
     assert any(f"{metrics['accuracy_no_tta']:.1%} on PublicTest" in s.value and "the best run alone" in s.value for s in app.success)
 
 
+def test_train_page_publishes_only_ended_runs_and_can_restore_the_replaced_default(
+        finished_run: Path, small_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import os
+
+    target = tmp_path / "default"
+    target.mkdir()
+    (target / "model.keras").write_bytes(b"the shipped default")
+    (target / "metrics.json").write_text(json.dumps({"accuracy": 0.669, "split": "PublicTest", "run_id": "shipped"}))
+    monkeypatch.setattr("fer_core.paths.DEFAULT_MODEL_DIR", target)
+    status = finished_run / "status.json"
+    status.write_text(json.dumps({"state": "running", "epoch": 1, "epochs": 2, "pid": os.getpid()}))
+    app = run_page("train")
+    assert app.button(key="publish").disabled  # its best model may still change
+    assert "restore_default" not in {b.key for b in app.button}  # nothing replaced yet
+    assert any(c.value.startswith("Default model now: shipped: 66.9% on PublicTest") for c in app.caption)
+
+    status.write_text(json.dumps({"state": "finished", "epoch": 2, "epochs": 2}))
+    app.run()
+    app.button(key="publish").click().run(timeout=300)
+    assert not app.exception, [e.value for e in app.exception]
+    assert any("Restore the previous default" in s.value for s in app.success)
+    assert json.loads((target / "metrics.json").read_text())["run_id"] == finished_run.name
+    app.button(key="restore_default").click().run()
+    assert (target / "model.keras").read_bytes() == b"the shipped default"
+    assert json.loads((tmp_path / "default.previous" / "metrics.json").read_text())["run_id"] == finished_run.name
+
+
 def test_public_demo_mode_hides_delete_and_caps_epochs(finished_run: Path, small_dataset: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FER_PUBLIC_DEMO", "1")
     app = run_page("train")

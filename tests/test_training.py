@@ -168,6 +168,28 @@ def test_publish_writes_a_verified_default_with_metrics_and_card(finished_run: P
     assert load_fast_classifier(target / "model.keras", "flip-zoom").mode == "flip-zoom"  # what photo stills use
 
 
+def test_publishing_keeps_the_replaced_default_and_restore_swaps_them(finished_run: Path, tmp_path: Path) -> None:
+    target = tmp_path / "default"
+    nothing = run_cli("restore-default", "--target", str(target))
+    assert nothing.returncode == 2 and nothing.stderr.strip().endswith("nothing to restore") and "Traceback" not in nothing.stderr
+    target.mkdir()  # the default a mistaken publish would have destroyed
+    (target / "model.keras").write_bytes(b"the earlier default")
+    (target / "metrics.json").write_text(json.dumps({"accuracy": 0.669, "split": "PublicTest", "run_id": "earlier"}))
+
+    published = run_cli("publish", str(finished_run), "--target", str(target))
+    assert published.returncode == 0, published.stderr[-2000:]
+    previous = tmp_path / "default.previous"
+    assert "(earlier: 66.9% on PublicTest, published ?) is kept in" in published.stdout and "restore-default" in published.stdout
+    assert (previous / "model.keras").read_bytes() == b"the earlier default"
+
+    restored = run_cli("restore-default", "--target", str(target))
+    assert restored.returncode == 0 and restored.stdout.startswith("restored the earlier default model (earlier: 66.9%")
+    assert (target / "model.keras").read_bytes() == b"the earlier default"
+    assert json.loads((previous / "metrics.json").read_text())["run_id"] == finished_run.name
+    assert run_cli("restore-default", "--target", str(target)).returncode == 0  # again: undoes the restore
+    assert json.loads((target / "metrics.json").read_text())["run_id"] == finished_run.name
+
+
 def test_a_continued_models_card_lists_the_earlier_stage_with_its_score(finished_run: Path, tmp_path: Path) -> None:
     from fer_core.lineage import write_lineage
 
