@@ -72,10 +72,12 @@ with tab_balance:
     else:
         percent = st.toggle("Show % of each split", key="balance_percent")
         st.plotly_chart(charts.class_balance_figure(summary["balance"], percent=percent), key="balance_chart")
-        st.dataframe(
-            summary["balance"].pivot_table(index="class", columns="split", values="count", observed=False),
-            key="balance_table",
-        )
+        table = summary["balance"].pivot_table(index="class", columns="split", values="count", observed=False)
+        table.index, table.columns = table.index.astype(str), table.columns.astype(str)  # categorical labels do not round-trip through Arrow
+        if percent:  # the table follows the chart's toggle, so both show the same numbers
+            table = table / table.sum()
+        st.dataframe(table, key="balance_table",
+                     column_config={split: st.column_config.NumberColumn(format="percent") for split in table.columns} if percent else None)
         st.caption("'disgust' is rare (about 1.5 % of faces): expect the weakest recall there.")
 
 with tab_samples:

@@ -61,6 +61,14 @@ def test_explore_shows_charts_for_the_dataset(small_dataset: Path) -> None:
     assert lighting.startswith("97%") and "Live and Photos equalise camera crops" in lighting  # uniform random pixels: flat
 
 
+def test_explore_balance_table_follows_the_percent_toggle(small_dataset: Path) -> None:
+    app = run_page("explore")
+    assert app.dataframe[0].value["Training"].tolist() == [8] * 7  # counts: 56 Training faces, 8 per class
+    app.toggle(key="balance_percent").set_value(True).run()
+    shares = app.dataframe[0].value
+    assert shares["Training"].tolist() == pytest.approx([1 / 7] * 7) and shares["PublicTest"].sum() == pytest.approx(1)
+
+
 def test_explore_without_a_dataset_explains_how_to_get_one(no_dataset: None) -> None:
     app = run_page("explore")
     assert any("Kaggle" in i.value for i in app.info)
