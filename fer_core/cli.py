@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from fer_core.errors import FerError
+from fer_core.faces import DEFAULT_DETECTOR
 from fer_core.tta import TTA_LABELS, TTA_MODES
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
@@ -528,7 +529,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict = sub.add_parser("predict", help="find faces in images and classify them")
     predict.add_argument("images", nargs="+")
     predict.add_argument("--model")
-    predict.add_argument("--detector", default="haar", choices=("haar", "blazeface"))
+    predict.add_argument("--detector", default=DEFAULT_DETECTOR, choices=("haar", "blazeface"), help="default: as the app (%(default)s)")
     predict.add_argument("--tta", default="flip-zoom", choices=TTA_MODES,
                          help="test-time augmentation per face (default flip-zoom, six passes, as the Photos page's stills)")
     predict.add_argument("--json", action="store_true")

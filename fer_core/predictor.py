@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fer_core.faces import Box, FaceDetector, detect_with_padding, make_detector, to_grey
+from fer_core.faces import DEFAULT_DETECTOR, Box, FaceDetector, detect_with_padding, make_detector, to_grey
 from fer_core.labels import CLASS_NAMES, IMAGE_SIZE
 from fer_core.lighting import matched_to_equalised, wants_equalised_crops
 
@@ -105,7 +105,7 @@ class Predictor:
         self.equalise = equalise  # bring crops to histogram-equalised training faces (fer_core.lighting)
 
     @classmethod
-    def from_model(cls, model_path: Path, detector: str = "haar", tta: str | None = None, **options: float) -> Predictor:
+    def from_model(cls, model_path: Path, detector: str = DEFAULT_DETECTOR, tta: str | None = None, **options: float) -> Predictor:
         return cls(load_fast_classifier(model_path, tta), make_detector(detector),
                    equalise=wants_equalised_crops(model_path), **options)
 

@@ -11,7 +11,7 @@ import av
 import streamlit as st
 
 from fer_core import charts
-from fer_core.faces import DETECTOR_HELP, DETECTORS
+from fer_core.faces import DEFAULT_DETECTOR, DETECTOR_HELP, DETECTORS
 from fer_core.live import LiveProcessor
 from ui.bootstrap import bootstrap
 from ui.faces_view import download_buttons, face_report
@@ -24,7 +24,7 @@ bootstrap()  # before anything loads TensorFlow: see ui/bootstrap.py
 
 st.title("Live")
 chosen = model_sidebar(live=True)
-detector = st.sidebar.selectbox("Face detector", list(DETECTORS), index=list(DETECTORS).index("blazeface"), key="live_detector",
+detector = st.sidebar.selectbox("Face detector", list(DETECTORS), index=list(DETECTORS).index(DEFAULT_DETECTOR), key="live_detector",
                                 help=DETECTOR_HELP)
 smoothing = st.sidebar.toggle("Smooth probabilities over frames", True, key="live_smoothing")
 if chosen is None:

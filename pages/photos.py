@@ -8,7 +8,7 @@ import streamlit as st
 from fer_core import charts
 from fer_core.drawing import annotate
 from fer_core.errors import FerError
-from fer_core.faces import DETECTOR_HELP, DETECTORS
+from fer_core.faces import DEFAULT_DETECTOR, DETECTOR_HELP, DETECTORS
 from fer_core.images import decode_image
 from fer_core.video import analyse_video
 from ui.bootstrap import bootstrap
@@ -18,9 +18,11 @@ from ui.predictors import session_predictor
 
 bootstrap()  # before anything loads TensorFlow: see ui/bootstrap.py
 
+EXAMPLE_PHOTO = Path(__file__).resolve().parent.parent / "ui" / "assets" / "astronaut.jpg"  # for visitors without a photo
+
 st.title("Photos & video")
 chosen = model_sidebar(live=True)
-detector = st.sidebar.selectbox("Face detector", list(DETECTORS), index=list(DETECTORS).index("blazeface"), key="photo_detector",
+detector = st.sidebar.selectbox("Face detector", list(DETECTORS), index=list(DETECTORS).index(DEFAULT_DETECTOR), key="photo_detector",
                                 help=DETECTOR_HELP)
 thorough = st.sidebar.toggle("Thorough stills", True, key="photo_thorough",
                              help="Average each face over six views (mirror image and 0.9x/1.1x zoom): about 1.2 points "
@@ -61,6 +63,9 @@ with photos_tab:
     for index, upload in enumerate(uploads or []):
         with st.expander(upload.name, expanded=index < 3):
             show_photo(upload.name, upload.getvalue(), key=f"upload_{index}")
+    if not uploads and st.toggle("Try an example photo", key="photo_example",
+                                 help="NASA's portrait of astronaut Eileen Collins (public domain), not a FER2013 face."):
+        show_photo(EXAMPLE_PHOTO.name, EXAMPLE_PHOTO.read_bytes(), key="example")
 
 with camera_tab:
     snapshot = st.camera_input("Take a photo", key="camera_snapshot")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -352,3 +353,12 @@ def test_photos_page_renders_its_three_tabs(finished_run: Path) -> None:
     assert stills.equalise and video.equalise  # the shipped model's crops are brought to its training faces' lighting
     app.sidebar.toggle(key="photo_thorough").set_value(False).run()
     assert getattr(app.session_state["photo_predictor"][1].classifier, "mode", "none") != "flip-zoom"  # the live setting
+
+
+def test_photos_page_offers_an_example_photo_to_visitors_without_one() -> None:
+    app = run_page("photos", timeout=180)
+    app.toggle(key="photo_example").set_value(True).run(timeout=180)
+    assert not app.exception, [e.value for e in app.exception]
+    caption = next(str(image.proto) for image in app.get("image") if "astronaut.jpg:" in str(image.proto))
+    assert re.search(r"astronaut\.jpg: happy \d+%", caption) and not re.search(r"astronaut\.jpg: [^\"]*, ", caption)  # one face only
+    assert not app.warning
