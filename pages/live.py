@@ -84,7 +84,8 @@ def live_results() -> None:
         elif stream["start_pending"]:
             st.info("Starting the camera…")
         else:
-            st.info("Start the camera to see expressions here." if not st.session_state.camera_on else "Waiting for video…")
+            st.info("Start the camera to see expressions here. No webcam? **Photos & video** has an example photo."
+                    if not st.session_state.camera_on else "Waiting for video…")
         return
     if not snapshot.faces:
         st.warning("No face in view: face the camera, with your face lit from the front.")

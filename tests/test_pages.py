@@ -299,6 +299,7 @@ def test_live_page_start_and_stop_drive_the_stream(finished_run: Path, camera_st
     assert camera_stand_in[-1]["playing"] is False and camera_stand_in[-1]["ice"] == []
     assert any("equalised first" in c.value for c in app.sidebar.caption)  # the shipped model learnt from equalised faces
     assert app.button(key="capture").disabled and app.button(key="stop").disabled
+    assert any("No webcam? **Photos & video** has an example photo" in info.value for info in app.info)
     app.button(key="start").click().run()
     assert camera_stand_in[-1]["playing"] is True
     assert not app.button(key="stop").disabled and not app.button(key="capture").disabled
