@@ -321,8 +321,8 @@ def _publish(args: argparse.Namespace) -> int:
 
     run_dir = resolve_run_dir(args.run)
     config = TrainConfig.load(run_dir / "config.json")
-    (_, _), val = load_training_data(config)
-    target = publish_default_model(run_dir, Path(args.target) if args.target else DEFAULT_MODEL_DIR, val)
+    (training_images, _), val = load_training_data(config)
+    target = publish_default_model(run_dir, Path(args.target) if args.target else DEFAULT_MODEL_DIR, val, training_images)
     print(f"published {run_dir.name} to {target}")
     _say_where_the_replaced_default_is(target)
     return 0
@@ -353,9 +353,11 @@ def _ensemble(args: argparse.Namespace) -> int:
     from fer_core.export import publish_ensemble
     from fer_core.paths import DEFAULT_MODEL_DIR
 
-    rows = _labelled_split(args.data, args.split)
+    dataset = _labelled_dataset(args.data)
+    rows = dataset.split(args.split)
+    training = dataset.split("Training").images if "Training" in dataset.split_names and args.split != "Training" else None
     target = publish_ensemble(args.members, args.data, Path(args.target) if args.target else DEFAULT_MODEL_DIR,
-                              (rows.images, rows.labels), args.split)
+                              (rows.images, rows.labels), args.split, training)
     metrics = json.loads((target / "metrics.json").read_text())
     alone = ", ".join(f"{m['accuracy']:.4f}" for m in json.loads((target / "ensemble.json").read_text()))
     print(f"published an ensemble of {len(args.members)} models to {target}: {args.split} accuracy "

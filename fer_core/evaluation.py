@@ -126,20 +126,32 @@ def describe_training_copies(breakdown: dict) -> str:
             f"{breakdown['faces_without']:,}, the fairer figure.")
 
 
-def evaluate_model_on_dataset(model, images: np.ndarray, labels: np.ndarray, *, tta: bool = False) -> dict:
+def evaluate_model_on_dataset(model, images: np.ndarray, labels: np.ndarray, *, tta: bool = False,
+                              in_training: np.ndarray | None = None) -> dict:
     """Report for one set of faces (plain); with ``tta`` also flip (``accuracy_tta``,
-    ``tta_report``) and flip-zoom (``accuracy_flip_zoom_tta``, ``flip_zoom_tta_report``)."""
+    ``tta_report``) and flip-zoom (``accuracy_flip_zoom_tta``, ``flip_zoom_tta_report``).
+
+    ``in_training`` marks faces whose image the model was trained on; where there are any, each
+    report gets ``training_copies`` (``training_copies_breakdown``), the fairer figure beside it.
+    """
+    def report_for(probabilities: np.ndarray) -> dict:
+        report = classification_report(labels, probabilities)
+        if in_training is not None and in_training.any():
+            report["training_copies"] = training_copies_breakdown(labels, probabilities, in_training)
+        return report
+
     if not tta:
-        return classification_report(labels, predict_probabilities(model, images))
+        return report_for(predict_probabilities(model, images))
     from fer_core.model_io import FastClassifier
 
     by_mode = probabilities_by_mode(FastClassifier(model), images)
-    report = classification_report(labels, by_mode["none"])
+    report = report_for(by_mode["none"])
     report["accuracy_no_tta"] = report["accuracy"]
     for mode, prefix in (("flip", ""), ("flip-zoom", "flip_zoom_")):
-        augmented = classification_report(labels, by_mode[mode])
+        augmented = report_for(by_mode[mode])
         report[f"accuracy_{prefix}tta"] = augmented["accuracy"]
         report[f"{prefix}tta_report"] = {
-            k: augmented[k] for k in ("accuracy", "macro_f1", "per_class", "confusion", "expected_calibration_error")
+            k: augmented[k] for k in ("accuracy", "macro_f1", "per_class", "confusion", "expected_calibration_error", "training_copies")
+            if k in augmented
         }
     return report

@@ -100,8 +100,12 @@ def export_tflite(model, out_dir: Path, check_faces: np.ndarray) -> dict:
     return report
 
 
-def publish_default_model(run_dir: Path, target_dir: Path, validation: tuple[np.ndarray, np.ndarray] | None = None) -> Path:
-    """Make a run's best model the app's default: lean .keras, TFLite files, metrics."""
+def publish_default_model(run_dir: Path, target_dir: Path, validation: tuple[np.ndarray, np.ndarray] | None = None,
+                          training_images: np.ndarray | None = None) -> Path:
+    """Make a run's best model the app's default: lean .keras, TFLite files, metrics.
+
+    ``training_images``, the faces it was fitted on, let the card score it without the
+    validation faces that are copies of them."""
     from fer_core.config import TrainConfig
     from fer_core.model_io import load_classifier
 
@@ -112,10 +116,12 @@ def publish_default_model(run_dir: Path, target_dir: Path, validation: tuple[np.
     if earlier_stages:
         files[LINEAGE_FILE] = json.dumps(earlier_stages, indent=2)
     about = {"arch": config.arch, "run_id": run_dir.name}
-    return _publish(model, target_dir, validation, split=config.val_split, about=about, command=config.command(), files=files)
+    return _publish(model, target_dir, validation, split=config.val_split, about=about, command=config.command(), files=files,
+                    training_images=training_images)
 
 
-def publish_ensemble(sources: list[str], data: str, target_dir: Path, validation: tuple[np.ndarray, np.ndarray], split: str) -> Path:
+def publish_ensemble(sources: list[str], data: str, target_dir: Path, validation: tuple[np.ndarray, np.ndarray], split: str,
+                     training_images: np.ndarray | None = None) -> Path:
     """Average the members' models into one and make it the app's default.
 
     Each member is scored alone on the same split first, so the card shows what averaging
@@ -150,7 +156,8 @@ def publish_ensemble(sources: list[str], data: str, target_dir: Path, validation
     command = " ".join(["python -m fer_core ensemble", f"--data {portable_path(data)}", f"--split {split}",
                         *(f"<member {number}>" for number in range(1, len(members) + 1))])
     files = {ENSEMBLE_FILE: json.dumps(members, indent=2)}
-    return _publish(build_ensemble(models), target_dir, validation, split=split, about=about, command=command, files=files)
+    return _publish(build_ensemble(models), target_dir, validation, split=split, about=about, command=command, files=files,
+                    training_images=training_images)
 
 
 def publish_ensemble_of_runs(run_dirs: list[Path], target_dir: Path) -> Path:
@@ -170,10 +177,11 @@ def publish_ensemble_of_runs(run_dirs: list[Path], target_dir: Path) -> Path:
             reference.data, reference.train_split, reference.val_split, reference.sample_per_class
         ):
             raise FerError(f"run {run_dir.name} was trained or validated on other data than {run_dirs[0].name}; average runs of one dataset")
-    (_, _), validation = load_training_data(reference)
+    (training_images, _), validation = load_training_data(reference)
     if validation is None:
         raise FerError(f"the dataset has no {reference.val_split} split to score the ensemble on")
-    return publish_ensemble([str(run_dir) for run_dir in run_dirs], reference.data, target_dir, validation, reference.val_split)
+    return publish_ensemble([str(run_dir) for run_dir in run_dirs], reference.data, target_dir, validation, reference.val_split,
+                            training_images)
 
 
 def _member_run_id(member: dict) -> str:
@@ -182,13 +190,14 @@ def _member_run_id(member: dict) -> str:
 
 
 def _publish(model, target_dir: Path, validation: tuple[np.ndarray, np.ndarray] | None, *, split: str, about: dict, command: str,
-             files: dict[str, str]) -> Path:
+             files: dict[str, str], training_images: np.ndarray | None = None) -> Path:
     """Write the default-model folder for ``model``: lean .keras, verified TFLite, metrics, card.
 
     Written to a staging folder first and swapped in whole, so a failure leaves the
     current default untouched; the default it replaces is kept (``previous_default_dir``).
     """
     from fer_core.evaluation import evaluate_model_on_dataset
+    from fer_core.stats import copies_of
 
     if validation is not None and len(validation[0]):
         check_faces = validation[0][:256]
@@ -199,7 +208,8 @@ def _publish(model, target_dir: Path, validation: tuple[np.ndarray, np.ndarray] 
     staging.mkdir(parents=True)
     save_inference_model(model, staging / "model.keras")
     export_report = export_tflite(model, staging, check_faces)
-    metrics = evaluate_model_on_dataset(model, *validation, tta=True) if validation is not None else {}
+    in_training = copies_of(training_images, validation[0]) if validation is not None and training_images is not None else None
+    metrics = evaluate_model_on_dataset(model, *validation, tta=True, in_training=in_training) if validation is not None else {}
     metrics["split"] = split if validation is not None else None
     if validation is not None:
         from fer_core.live_inference import choose_variant, measure_variants

@@ -105,15 +105,21 @@ def training_copies(dataset: FerDataset, split: str, reference: str = "Training"
     copy 280 of PublicTest's 3,589 faces are also in Training, and the shipped model gets 85.7 %
     of them right against 65.3 % of the rest.
     """
-    chosen = np.flatnonzero(dataset.usage == split)
-    reference_rows = np.flatnonzero(dataset.usage == reference)
-    if split == reference or not len(reference_rows):
+    chosen = dataset.images[dataset.usage == split]
+    if split == reference:
         return np.zeros(len(chosen), dtype=bool)
-    rows = np.ascontiguousarray(dataset.images[np.concatenate([reference_rows, chosen])].reshape(len(reference_rows) + len(chosen), -1))
+    return copies_of(dataset.images[dataset.usage == reference], chosen)
+
+
+def copies_of(reference: np.ndarray, images: np.ndarray) -> np.ndarray:
+    """For each of ``images``, whether a byte-identical image is among ``reference``."""
+    if not len(reference) or not len(images):
+        return np.zeros(len(images), dtype=bool)
+    rows = np.ascontiguousarray(np.concatenate([reference, images]).reshape(len(reference) + len(images), -1))
     _, inverse = np.unique(rows.view(np.dtype((np.void, rows.shape[1]))).ravel(), return_inverse=True)
     in_reference = np.zeros(inverse.max() + 1, dtype=bool)
-    in_reference[inverse[: len(reference_rows)]] = True
-    return in_reference[inverse[len(reference_rows) :]]
+    in_reference[inverse[: len(reference)]] = True
+    return in_reference[inverse[len(reference) :]]
 
 
 def duplicate_summary(dataset: FerDataset) -> dict:

@@ -231,8 +231,8 @@ else:
 
         try:
             with st.spinner("Exporting and checking the model…"):
-                _, val = load_training_data(TrainConfig.load(selected_summary.path / "config.json"))
-                publish_default_model(selected_summary.path, paths.DEFAULT_MODEL_DIR, val)
+                (training_images, _), val = load_training_data(TrainConfig.load(selected_summary.path / "config.json"))
+                publish_default_model(selected_summary.path, paths.DEFAULT_MODEL_DIR, val, training_images)
         except FerError as exc:
             st.error(str(exc))
         else:

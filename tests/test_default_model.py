@@ -29,11 +29,12 @@ def test_default_model_is_small_and_documented(model) -> None:
     assert metrics["parameters"] == model.count_params()
     card = (DEFAULT / "model_card.md").read_text()
     assert f"{metrics['accuracy_no_tta']:.2%}" in card
-    from fer_core.model_card import accuracy_table, lighting_line, per_class_table
+    from fer_core.model_card import accuracy_table, lighting_line, per_class_table, training_copies_line
 
     # The tables with 95 % intervals are written from metrics.json, never by hand.
     assert accuracy_table(metrics) in card and per_class_table(metrics["per_class"]) in card
     assert lighting_line(metrics) in card and metrics["dataset_equalised_share"] > 0.5  # Live equalises its crops
+    assert metrics["training_copies"]["faces"] == 280 and training_copies_line(metrics) in card  # the fairer figure beside
 
 
 def test_default_model_scores_well_above_chance_on_public_test(model) -> None:

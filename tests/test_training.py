@@ -190,6 +190,30 @@ def test_publishing_keeps_the_replaced_default_and_restore_swaps_them(finished_r
     assert json.loads((target / "metrics.json").read_text())["run_id"] == finished_run.name
 
 
+def test_the_card_scores_the_model_without_validation_faces_copied_from_training(finished_run: Path, tmp_path: Path) -> None:
+    images = random_faces(70, seed=3)
+    images[56:59] = images[:3]  # three PublicTest faces are byte-identical copies of Training faces, as 280 are in FER2013
+    labels = np.tile(np.arange(7), 10)
+    data = write_fer_csv(tmp_path / "with-copies.csv", images, labels, ["Training"] * 56 + ["PublicTest"] * 14)
+    config = TrainConfig.load(finished_run / "config.json")
+    config.data = str(data)
+    (finished_run / "config.json").write_text(config.to_json())
+
+    target = tmp_path / "default"
+    result = run_cli("publish", str(finished_run), "--target", str(target))
+    assert result.returncode == 0, result.stderr[-2000:]
+    metrics = json.loads((target / "metrics.json").read_text())
+    copies = metrics["training_copies"]
+    assert (copies["faces"], copies["faces_without"]) == (3, 11)
+    assert all(metrics[report]["training_copies"]["faces"] == 3 for report in ("tta_report", "flip_zoom_tta_report"))
+    card = (target / "model_card.md").read_text()
+    assert "| | accuracy | 95% interval | without the 3 faces also in Training | macro F1 | calibration error |" in card
+    low, high = copies["accuracy_without_interval"]
+    assert f"| {copies['accuracy_without']:.1%} ({low:.1%}–{high:.1%}) |" in card
+    assert f"3 of these faces are byte-identical copies of Training faces (FER2013's own duplicates), which the model learnt: " \
+           f"it gets {copies['accuracy_on_them']:.1%} of them right" in card
+
+
 def test_a_continued_models_card_lists_the_earlier_stage_with_its_score(finished_run: Path, tmp_path: Path) -> None:
     from fer_core.lineage import write_lineage
 
