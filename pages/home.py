@@ -32,9 +32,12 @@ if metrics_path.exists():
     metrics = json.loads(metrics_path.read_text())
     cols = st.columns(4)
     accuracy, faces = metrics.get("accuracy", 0), metrics.get("n", 0)
+    copies = metrics.get("training_copies")
+    fairer = (f" Without the {copies['faces']:,} faces that are also in Training (scored on memory): "
+              f"{copies['accuracy_without']:.1%}." if copies else "")
     cols[0].metric("PublicTest accuracy", f"{accuracy:.1%}",
                    help=f"{describe_interval(round(accuracy * faces), faces)} over {faces:,} faces (Wilson): "
-                        "the sampling error of the split.")
+                        "the sampling error of the split." + fairer)
     if "accuracy_tta" in metrics:
         cols[1].metric("with flip TTA", f"{metrics['accuracy_tta']:.1%}", help="Live: each face averaged with its mirror image.")
     if "accuracy_flip_zoom_tta" in metrics:

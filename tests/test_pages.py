@@ -47,6 +47,7 @@ def test_home_names_the_app(small_dataset: Path) -> None:
     assert any("fer2013.csv" in s.value for s in app.success)
     accuracy = next(m for m in app.metric if m.label == "PublicTest accuracy")
     assert "95% interval" in accuracy.proto.help and "3,589 faces" in accuracy.proto.help
+    assert "Without the 280 faces that are also in Training (scored on memory): 65.3%." in accuracy.proto.help
     live = next(m for m in app.metric if m.label == "Live, per face")
     assert live.value.endswith(" ms") and "TTA" in live.proto.help
     arch = json.loads((DEFAULT_MODEL_PATH.parent / "metrics.json").read_text())["arch"]
