@@ -578,6 +578,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except FerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a full disk, a folder without write permission: the user's to fix, no traceback needed
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         return 130

@@ -193,9 +193,41 @@ def _publish(model, target_dir: Path, validation: tuple[np.ndarray, np.ndarray] 
              files: dict[str, str], training_images: np.ndarray | None = None) -> Path:
     """Write the default-model folder for ``model``: lean .keras, verified TFLite, metrics, card.
 
-    Written to a staging folder first and swapped in whole, so a failure leaves the
-    current default untouched; the default it replaces is kept (``previous_default_dir``).
+    Written to a staging folder first and swapped in whole, so a failure (a failed check, a full
+    disk) leaves the current default untouched; the default it replaces is kept
+    (``previous_default_dir``).
     """
+    staging = target_dir.with_name(f".{target_dir.name}.staging")
+    try:
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir(parents=True)
+        _write_default(staging, model, validation, split=split, about=about, command=command, files=files,
+                       training_images=training_images)
+        _swap_in(staging, target_dir)
+    except OSError as exc:
+        raise FerError(f"could not write the default model beside {target_dir}: {exc}") from exc
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target_dir
+
+
+def _swap_in(staging: Path, target_dir: Path) -> None:
+    """Replace ``target_dir`` with ``staging``, keeping the replaced one; put it back if the swap fails."""
+    previous = previous_default_dir(target_dir)
+    if target_dir.exists():
+        shutil.rmtree(previous, ignore_errors=True)
+        target_dir.rename(previous)
+    try:
+        staging.rename(target_dir)
+    except OSError:
+        if previous.exists() and not target_dir.exists():
+            previous.rename(target_dir)
+        raise
+
+
+def _write_default(staging: Path, model, validation: tuple[np.ndarray, np.ndarray] | None, *, split: str, about: dict,
+                   command: str, files: dict[str, str], training_images: np.ndarray | None) -> None:
+    """Everything a default-model folder holds, written into ``staging`` (checked exports, scores, card)."""
     from fer_core.evaluation import evaluate_model_on_dataset
     from fer_core.stats import copies_of
 
@@ -203,9 +235,6 @@ def _publish(model, target_dir: Path, validation: tuple[np.ndarray, np.ndarray] 
         check_faces = validation[0][:256]
     else:
         check_faces = np.random.default_rng(0).integers(0, 256, (64, IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
-    staging = target_dir.with_name(f".{target_dir.name}.staging")
-    shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
     save_inference_model(model, staging / "model.keras")
     export_report = export_tflite(model, staging, check_faces)
     in_training = copies_of(training_images, validation[0]) if validation is not None and training_images is not None else None
@@ -226,12 +255,6 @@ def _publish(model, target_dir: Path, validation: tuple[np.ndarray, np.ndarray] 
 
         card = render_model_card(staging, command=command, latency=measure_latency(staging))
         (staging / "model_card.md").write_text(card)
-    previous = previous_default_dir(target_dir)
-    if target_dir.exists():
-        shutil.rmtree(previous, ignore_errors=True)
-        target_dir.rename(previous)
-    staging.rename(target_dir)
-    return target_dir
 
 
 def previous_default_dir(target_dir: Path) -> Path:

@@ -67,6 +67,46 @@ def test_publishing_a_broken_run_leaves_the_current_default_untouched(tmp_path: 
     assert (target / "model.keras").read_bytes() == b"the current default"
 
 
+def test_a_full_disk_while_publishing_leaves_the_default_and_no_staging(tmp_path: Path, finished_run: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from fer_core import export
+
+    target = tmp_path / "default"
+    target.mkdir()
+    (target / "model.keras").write_bytes(b"the current default")
+
+    def full_disk(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(export, "export_tflite", full_disk)
+    with pytest.raises(FerError, match=r"could not write the default model beside .*default: \[Errno 28\] No space left on device"):
+        export.publish_default_model(finished_run, target)
+    assert (target / "model.keras").read_bytes() == b"the current default"
+    assert sorted(p.name for p in tmp_path.iterdir() if "default" in p.name) == ["default"]  # no staging, no backup
+
+
+def test_a_failed_swap_puts_the_current_default_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from fer_core import export
+
+    target, staging = tmp_path / "default", tmp_path / ".default.staging"
+    target.mkdir()
+    (target / "model.keras").write_bytes(b"the current default")
+    staging.mkdir()
+    real_rename = Path.rename
+
+    def rename(self: Path, destination):
+        if self == staging:
+            raise OSError("the disk went away")
+        return real_rename(self, destination)
+
+    monkeypatch.setattr(Path, "rename", rename)
+    with pytest.raises(OSError, match="the disk went away"):
+        export._swap_in(staging, target)
+    assert (target / "model.keras").read_bytes() == b"the current default"
+
+
 def _tiny_data(tmp_path: Path) -> Path:
     labels = np.tile(np.arange(7), 6)
     return write_fer_csv(tmp_path / "tiny.csv", random_faces(42), labels, ["Training"] * 35 + ["PublicTest"] * 7)
