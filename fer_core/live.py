@@ -20,7 +20,7 @@ from fer_core.predictor import FaceResult, Predictor, ProbabilitySmoother
 
 @dataclass(frozen=True)
 class LiveSnapshot:
-    frame: np.ndarray  # the camera frame as received (BGR)
+    frame: np.ndarray  # the camera frame as shown (BGR; mirrored when the processor mirrors)
     annotated: np.ndarray  # the same frame with boxes and labels (BGR)
     faces: list[FaceResult]
     captured_at: float
@@ -29,27 +29,36 @@ class LiveSnapshot:
 class LiveProcessor:
     """Holds the current Predictor and the latest result; safe to reconfigure while streaming."""
 
-    def __init__(self, predictor: Predictor, *, smoothing: bool = True, window: int = 90) -> None:
+    def __init__(self, predictor: Predictor, *, smoothing: bool = True, mirror: bool = False, window: int = 90) -> None:
         self._lock = threading.Lock()
         self._predictor = predictor
+        self._mirror = mirror
         self._smoother: ProbabilitySmoother | None = ProbabilitySmoother() if smoothing else None
         self._latest: LiveSnapshot | None = None
         self._durations: deque[float] = deque(maxlen=window)
         self._arrivals: deque[float] = deque(maxlen=window)
 
-    def configure(self, predictor: Predictor, *, smoothing: bool) -> None:
+    def configure(self, predictor: Predictor, *, smoothing: bool, mirror: bool = False) -> None:
         with self._lock:
             self._predictor = predictor
+            self._mirror = mirror
             if smoothing and self._smoother is None:
                 self._smoother = ProbabilitySmoother()
             elif not smoothing:
                 self._smoother = None
 
     def process(self, frame_bgr: np.ndarray) -> np.ndarray:
-        """Detect, classify and draw; returns the annotated copy to send back to the browser."""
+        """Detect, classify and draw; returns the annotated copy to send back to the browser.
+
+        ``mirror`` flips the frame first, as a selfie camera shows it: people expect to move
+        left and see themselves move left. Flipping before drawing keeps the labels readable,
+        and costs the model nothing (flip TTA sees both ways anyway).
+        """
         started = time.perf_counter()
         with self._lock:
-            predictor, smoother = self._predictor, self._smoother
+            predictor, smoother, mirror = self._predictor, self._smoother, self._mirror
+        if mirror:
+            frame_bgr = np.ascontiguousarray(frame_bgr[:, ::-1])
         faces = predictor.predict(frame_bgr)
         if smoother is not None:
             faces = smoother(faces)

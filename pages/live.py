@@ -27,15 +27,18 @@ chosen = model_sidebar(live=True)
 detector = st.sidebar.selectbox("Face detector", list(DETECTORS), index=list(DETECTORS).index(DEFAULT_DETECTOR), key="live_detector",
                                 help=DETECTOR_HELP)
 smoothing = st.sidebar.toggle("Smooth probabilities over frames", True, key="live_smoothing")
+mirror = st.sidebar.toggle("Mirror the video", True, key="live_mirror",
+                           help="Show the camera as a mirror does (move left, see yourself move left), as video-call apps "
+                                "do. Captures keep what you saw; the model's answer does not depend on it.")
 if chosen is None:
     st.stop()
 model_label, model_path = chosen
 
 predictor = session_predictor(model_path, detector)
 if "live_processor" not in st.session_state:
-    st.session_state.live_processor = LiveProcessor(predictor, smoothing=smoothing)
+    st.session_state.live_processor = LiveProcessor(predictor, smoothing=smoothing, mirror=mirror)
 processor: LiveProcessor = st.session_state.live_processor
-processor.configure(predictor, smoothing=smoothing)
+processor.configure(predictor, smoothing=smoothing, mirror=mirror)
 st.session_state.setdefault("camera_on", False)
 st.session_state.setdefault("captures", [])
 

@@ -101,6 +101,20 @@ def test_live_processor_draws_on_a_copy_and_reports_timing(predictor: Predictor,
     assert timing["frames"] == 3 and timing["median_ms"] > 0
 
 
+def test_a_mirroring_live_processor_shows_the_face_where_a_mirror_would(predictor: Predictor, real_faces: np.ndarray) -> None:
+    frame = np.full((480, 640, 3), 100, np.uint8)
+    paste_face(frame, real_faces[0], 40, 140, 200)  # on the camera's left
+    processor = LiveProcessor(predictor, smoothing=False, mirror=True)
+    processor.process(frame)
+    (x, _, w, _), = [face.box for face in processor.latest().faces]
+    assert x + w / 2 > 320  # on the right of what is shown, labels drawn on the mirrored frame
+    np.testing.assert_array_equal(processor.latest().frame, frame[:, ::-1])
+    processor.configure(predictor, smoothing=False, mirror=False)
+    processor.process(frame)
+    (x, _, w, _), = [face.box for face in processor.latest().faces]
+    assert x + w / 2 < 320
+
+
 def test_grad_cam_is_a_normalised_48x48_map(model, real_faces: np.ndarray) -> None:
     heat = grad_cam(model, real_faces[0])
     assert heat.shape == (48, 48) and heat.min() >= 0 and heat.max() <= 1
