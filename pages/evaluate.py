@@ -162,9 +162,13 @@ if len(cell) == 0:
 else:
     st.image(
         [rows.images[i] for i in cell],
-        caption=[f"{predicted_name} {probabilities[i, predicted_label]:.0%} · {true_name} {probabilities[i, true_label]:.0%}" for i in cell],
+        caption=[f"{predicted_name} {probabilities[i, predicted_label]:.0%} · {true_name} {probabilities[i, true_label]:.0%}"
+                 + (" · in Training" if in_training[i] else "") for i in cell],
         width=96,
     )
+    if in_training[cell].any():
+        st.caption("'in Training': the same image is also in the Training split, so the model was taught this very "
+                   "face with its label, and still gets it wrong (or, for a correct answer, may simply remember it).")
     # A toggle, not an expander: Grad-CAM runs only when asked (an expander's body runs on every rerun).
     if st.toggle("Look closer: where the model looked", key="mistake_inspect"):
         pick = st.selectbox("Face", range(len(cell)), key="mistake_pick",
