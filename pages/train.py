@@ -73,16 +73,16 @@ with st.expander("New training run", expanded=not runs):
                                                    "Costs one extra pass over the training faces. Measured here: finished vgg "
                                                    "nets continued 12 epochs at a constant rate gained 0.1-0.2 point in three "
                                                    "runs of four and lost 0.5 in one, where the best epoch was kept (README).")
-            cols = st.columns([2, 1, 1, 1])
-            name = cols[0].text_input("Run name (optional)", "", max_chars=32, key="run_name")
-            erasing = cols[1].select_slider("Random erasing", [0.0, 0.25, 0.5], 0.0, key="erasing",
+            erasing = cols[2].select_slider("Random erasing", [0.0, 0.25, 0.5], 0.0, key="erasing",
                                             help="Share of training faces that get a random patch replaced by noise "
                                                  "(with augmentation on). A regulariser for long runs.")
-            bfloat16 = cols[2].toggle("bfloat16 mixed precision", False, key="bfloat16",
+            cols = st.columns(3)  # toggles get a whole third each: their labels were cut off in quarter columns
+            name = cols[0].text_input("Run name (optional)", "", max_chars=32, key="run_name")
+            bfloat16 = cols[1].toggle("bfloat16 mixed precision", False, key="bfloat16",
                                       help="About 1.3x faster on CPUs with AVX512-BF16 or AMX (slower without them). "
                                            "The saved model is float32 either way.")
             teacher = paths.DEFAULT_MODEL_PATH
-            distil = cols[3].toggle("Learn from the default model", False, key="distil", disabled=not teacher.is_file(),
+            distil = cols[2].toggle("Learn from the default model", False, key="distil", disabled=not teacher.is_file(),
                                     help="Knowledge distillation: half of each face's target is the default model's "
                                          "prediction (with its mirror image), half the label. Measured here: a tiny net "
                                          "on the 300-per-class sample gained 1-6 points; the full vgg, continued on all "

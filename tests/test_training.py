@@ -435,3 +435,13 @@ def test_a_stage_trained_off_tensorflow_carries_its_backend_in_the_command(tmp_p
     assert stage["command"] == f"KERAS_BACKEND=jax {config.command()}" and stage["accuracy"] == 0.66
     (tmp_path / "metrics.json").write_text(json.dumps({"accuracy_no_tta": 0.66, "split": "PublicTest"}))
     assert stages_before(str(tmp_path / "best.keras"))[0]["command"] == config.command()  # TensorFlow: as before
+
+
+def test_the_eta_projects_later_epochs_from_whole_ones_not_from_a_burst_of_slow_batches() -> None:
+    from fer_core.training import estimate_eta
+
+    assert estimate_eta([0.5, 0.5], [], batches_left=10, steps_per_epoch=100, epochs_left=3) is None  # still tracing
+    assert estimate_eta([0.5] * 5, [], batches_left=10, steps_per_epoch=100, epochs_left=3) == pytest.approx(10 * 0.55 + 3 * 55)
+    steady = estimate_eta([0.5] * 5, [60.0, 61.0, 62.0], batches_left=10, steps_per_epoch=100, epochs_left=30)
+    busy = estimate_eta([1.0] * 5, [60.0, 61.0, 62.0], batches_left=10, steps_per_epoch=100, epochs_left=30)
+    assert steady == pytest.approx(10 * 0.55 + 30 * 61) and busy - steady == pytest.approx(10 * 0.55)  # the burst moves only this epoch
