@@ -298,9 +298,13 @@ def _current_learning_rate(model) -> float:
     return float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
 
 
-def _make_monitor(run_dir: Path, config: TrainConfig, steps_per_epoch: int, stop_flag: dict, started: float, log: RunLog):
-    """A Keras callback that reports progress, saves every epoch and honours cancel requests."""
+def _make_monitor(run_dir: Path, config: TrainConfig, steps_per_epoch: int, stop_flag: dict, started: float, log: RunLog,
+                  val: tuple[np.ndarray, np.ndarray] | None = None):
+    """A Keras callback that reports progress, saves every epoch, classifies the watched
+    validation faces (``fer_core.glimpses``) and honours cancel requests."""
     import keras
+
+    from fer_core.glimpses import record_glimpse
 
     class RunMonitor(keras.callbacks.Callback):
         def __init__(self) -> None:
@@ -346,6 +350,11 @@ def _make_monitor(run_dir: Path, config: TrainConfig, steps_per_epoch: int, stop
             self.history.append(row)
             _write_history(run_dir, self.history)
             log(" ".join(f"{k}={v:.4g}" for k, v in row.items()))
+            if val is not None and len(val[0]):
+                try:
+                    record_glimpse(run_dir, lambda faces: keras.ops.convert_to_numpy(self.model(faces, training=False)), *val, epoch + 1)
+                except OSError as exc:  # a picture for the page, never a reason to stop training
+                    log(f"could not record the watched faces: {exc}")
             self._status("running", batch=0, best_val_accuracy=self.best)
 
         def _status(self, state: str, **extra: float) -> None:
@@ -454,7 +463,7 @@ def _train(run_dir: Path, resume: bool, stop_flag: dict, log: RunLog) -> str:
             return "finished"
         _set_status(run_dir, "running", message="", epoch=initial_epoch, epochs=config.epochs, batches=steps, started_at=started)
         log(f"training {config.arch} on {len(x_train)} faces with Keras on {backend}, epochs {initial_epoch + 1}..{config.epochs}")
-        callbacks = [_make_monitor(run_dir, config, steps, stop_flag, started, log)]
+        callbacks = [_make_monitor(run_dir, config, steps, stop_flag, started, log, val)]
         if config.swa_epochs:
             from fer_core.weight_averaging import make_weight_averager
 

@@ -15,6 +15,7 @@ from fer_core.architectures import ARCHITECTURES
 from fer_core.config import OPTIMISERS, SCHEDULES, TrainConfig
 from fer_core.ensemble import MAX_MEMBERS
 from fer_core.errors import FerError
+from fer_core.glimpses import read_glimpses
 from fer_core.runs import (
     ACTIVE_STATES,
     RESUMABLE_STATES,
@@ -30,6 +31,7 @@ from fer_core.runs import (
 from fer_core.weight_averaging import read_weight_average
 from ui.bootstrap import bootstrap
 from ui.dataset import dataset_sidebar
+from ui.faces_view import watched_faces
 from ui.settings import public_demo_mode
 
 bootstrap()  # before anything loads TensorFlow: see ui/bootstrap.py
@@ -154,6 +156,8 @@ def monitor(run_id: str) -> None:
         live_point = {"epoch": epoch + batch / max(batches, 1), "loss": status["batch_loss"], "accuracy": status["batch_accuracy"]}
     if len(history) or live_point:
         st.plotly_chart(charts.training_curves_figure(history if len(history) else pd.DataFrame({"epoch": []}), live_point), key="curves")
+    if (glimpses := read_glimpses(run_dir)) is not None and len(glimpses.epochs):
+        watched_faces(glimpses)
     buttons = st.columns(4)
     if state in ACTIVE_STATES and buttons[0].button("Cancel", key="cancel_run", type="primary"):
         request_cancel(run_dir)

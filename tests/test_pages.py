@@ -133,6 +133,22 @@ def test_train_page_shows_a_finished_run_with_curves(finished_run: Path, small_d
                for caption in app.caption)
 
 
+def test_train_page_shows_the_watched_faces_after_the_chosen_epoch(finished_run: Path, small_dataset: Path) -> None:
+    from fer_core.glimpses import record_glimpse
+
+    labels = np.tile(np.arange(7), 2)
+    faces = random_faces(14, seed=5)
+    record_glimpse(finished_run, lambda batch: np.tile(np.eye(7)[3], (len(batch), 1)), faces, labels, 1)  # 'happy' for all
+    record_glimpse(finished_run, lambda batch: np.eye(7)[np.repeat(np.arange(7), 2)], faces, labels, 2)  # all right (kept in class order)
+    app = run_page("train")
+    slider = next(s for s in app.slider if s.label.startswith("Watch it learn"))
+    assert slider.value == 2 and any(c.value.startswith("14 of 14 validation faces right after epoch 2") for c in app.caption)
+    slider.set_value(1).run()
+    assert any(c.value.startswith("2 of 14 validation faces right after epoch 1") for c in app.caption)
+    captions = [str(image.proto) for image in app.get("image")]
+    assert sum("✗ happy 100%" in c for c in captions) == 12 and sum("✓ 100%" in c for c in captions) == 2
+
+
 def test_train_page_averages_two_runs_into_the_default_model(finished_run: Path, small_dataset: Path, tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     import json

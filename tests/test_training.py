@@ -53,6 +53,14 @@ def test_cli_train_writes_every_file_then_evaluates(tiny_dataset: Path) -> None:
     assert json.loads((run_dir / "metrics.json").read_text())["backend"] == "tensorflow"
     assert "with Keras on tensorflow" in (run_dir / "train.log").read_text()
 
+    from fer_core.glimpses import read_glimpses
+    from fer_core.model_io import load_classifier
+
+    glimpses = read_glimpses(run_dir)  # the watched validation faces, classified after each epoch
+    assert glimpses.epochs.tolist() == [1, 2] and glimpses.labels.tolist() == [c for c in range(7) for _ in range(2)]
+    last_epoch = load_classifier(run_dir / "checkpoint.keras")(glimpses.faces[..., None].astype(np.float32), training=False)
+    np.testing.assert_allclose(glimpses.at(2), np.asarray(last_epoch), atol=1e-5)
+
     evaluation = run_cli("evaluate", "--data", str(tiny_dataset), "--model", str(run_dir / "best.keras"), "--json", "--tta")
     assert evaluation.returncode == 0, evaluation.stderr[-2000:]
     report = json.loads(evaluation.stdout)
@@ -445,3 +453,16 @@ def test_the_eta_projects_later_epochs_from_whole_ones_not_from_a_burst_of_slow_
     steady = estimate_eta([0.5] * 5, [60.0, 61.0, 62.0], batches_left=10, steps_per_epoch=100, epochs_left=30)
     busy = estimate_eta([1.0] * 5, [60.0, 61.0, 62.0], batches_left=10, steps_per_epoch=100, epochs_left=30)
     assert steady == pytest.approx(10 * 0.55 + 30 * 61) and busy - steady == pytest.approx(10 * 0.55)  # the burst moves only this epoch
+
+
+def test_a_resumed_run_rerecords_its_watched_faces_from_the_checkpoint_on(tmp_path: Path) -> None:
+    from fer_core.glimpses import pick_faces, read_glimpses, record_glimpse
+
+    labels = np.tile(np.arange(7), 5)
+    images = random_faces(len(labels), seed=1)
+    for epoch, value in [(1, 0.1), (2, 0.2), (3, 0.3)]:
+        record_glimpse(tmp_path, lambda faces, v=value: np.full((len(faces), 7), v), images, labels, epoch)
+    record_glimpse(tmp_path, lambda faces: np.full((len(faces), 7), 0.9), images, labels, 3)  # resumed from epoch 2's checkpoint
+    glimpses = read_glimpses(tmp_path)
+    assert glimpses.epochs.tolist() == [1, 2, 3] and glimpses.at(3)[0, 0] == pytest.approx(0.9)
+    assert np.array_equal(glimpses.faces, images[pick_faces(labels)]) and len(glimpses.faces) == 14  # picked once, then kept

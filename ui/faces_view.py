@@ -1,4 +1,4 @@
-"""How one classified face is shown everywhere: crop, Grad-CAM, probability bars, downloads."""
+"""How classified faces are shown everywhere: crop, Grad-CAM, probability bars, downloads, a run's watched faces."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from fer_core import charts
+from fer_core.glimpses import Glimpses
 from fer_core.gradcam import grad_cam, overlay
 from fer_core.labels import CLASS_NAMES
 from fer_core.predictor import FaceResult
@@ -67,3 +68,24 @@ def download_buttons(annotated_bgr: np.ndarray, faces: list[FaceResult], stem: s
     buffer = io.StringIO()
     faces_table(faces).to_csv(buffer, index=False)
     cols[2].download_button("Probabilities (CSV)", buffer.getvalue(), f"{stem}.csv", "text/csv", key=f"{key}_csv")
+
+
+def watched_faces(glimpses: Glimpses) -> None:
+    """The run's watched validation faces after one epoch (the latest, or one chosen on the slider),
+    a column per true class, each face captioned with the net's answer.
+
+    The slider has no key: its range grows with each epoch, which gives it a new identity, so it
+    jumps to the newest epoch as one ends and stays where it is put in between.
+    """
+    epochs = [int(epoch) for epoch in glimpses.epochs]
+    epoch = epochs[-1] if len(epochs) == 1 else st.slider("Watch it learn: the same faces after epoch", epochs[0], epochs[-1], epochs[-1])
+    probabilities = glimpses.at(epoch) if epoch in epochs else glimpses.at(epochs[-1])
+    predicted = probabilities.argmax(axis=1)
+    for column, (label, name) in zip(st.columns(len(CLASS_NAMES)), enumerate(CLASS_NAMES), strict=True):
+        column.markdown(f"**{name}**")
+        for i in np.flatnonzero(glimpses.labels == label):
+            answer = predicted[i]
+            column.image(cv2.resize(glimpses.faces[i], (72, 72), interpolation=cv2.INTER_NEAREST), width=72,
+                         caption=f"✓ {probabilities[i, answer]:.0%}" if answer == label else f"✗ {CLASS_NAMES[answer]} {probabilities[i, answer]:.0%}")
+    st.caption(f"{int((predicted == glimpses.labels).sum())} of {len(predicted)} validation faces right after epoch {epoch} "
+               "(columns: the true class; ✗ gives the net's answer). Slide back to see which faces it got right first.")
