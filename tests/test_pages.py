@@ -201,7 +201,7 @@ def test_public_demo_mode_hides_delete_and_caps_epochs(finished_run: Path, small
     app = run_page("train")
     keys = {b.key for b in app.button}
     assert "delete" not in keys and "publish" not in keys and "publish_ensemble" not in keys
-    assert app.number_input(key="epochs").max == 5
+    assert app.number_input(key="epochs").max == 30 and app.number_input(key="epochs").value == 20
 
 
 def test_evaluate_page_reports_metrics_for_a_run_model(finished_run: Path, small_dataset: Path) -> None:
