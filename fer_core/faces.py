@@ -170,7 +170,7 @@ class BlazeFaceDetector:
 
 
 DETECTORS: dict[str, Callable[[], FaceDetector]] = {"haar": HaarDetector, "blazeface": BlazeFaceDetector}
-DEFAULT_DETECTOR = "blazeface"  # finds more faces and fewer false ones (HAAR boxes a spacesuit in the example photo)
+DEFAULT_DETECTOR = "blazeface"  # finds more faces and fewer false ones (in the example photo HAAR also boxes a patch of backdrop beside the shuttle model)
 DETECTOR_HELP = (
     "blazeface: MediaPipe's detector, ~7 ms per 640x480 frame in the app and finds far more faces "
     "(54 vs 32 of 60 test faces). haar: OpenCV's cascade, the original project's choice, ~21 ms."

@@ -8,6 +8,7 @@ so the Train page can show them without the dataset the run was trained on.
 from __future__ import annotations
 
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,10 +40,11 @@ def pick_faces(labels: np.ndarray, per_class: int = FACES_PER_CLASS, seed: int =
 
 
 def read_glimpses(run_dir: Path) -> Glimpses | None:
+    """The run's watched faces so far; None before the first epoch ends or if the file is unreadable."""
     try:
         with np.load(run_dir / GLIMPSE_FILE) as stored:
             return Glimpses(stored["faces"], stored["labels"], stored["epochs"], stored["probabilities"])
-    except (OSError, KeyError, ValueError):
+    except (OSError, KeyError, ValueError, EOFError, zipfile.BadZipFile):
         return None
 
 
