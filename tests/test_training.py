@@ -466,3 +466,11 @@ def test_a_resumed_run_rerecords_its_watched_faces_from_the_checkpoint_on(tmp_pa
     glimpses = read_glimpses(tmp_path)
     assert glimpses.epochs.tolist() == [1, 2, 3] and glimpses.at(3)[0, 0] == pytest.approx(0.9)
     assert np.array_equal(glimpses.faces, images[pick_faces(labels)]) and len(glimpses.faces) == 14  # picked once, then kept
+
+
+@pytest.mark.parametrize("content", [b"not a numpy file", b"PK\x03\x04 a zip cut short"])
+def test_an_unreadable_glimpses_file_reads_as_none(tmp_path: Path, content: bytes) -> None:
+    from fer_core.glimpses import GLIMPSE_FILE, read_glimpses
+
+    (tmp_path / GLIMPSE_FILE).write_bytes(content)
+    assert read_glimpses(tmp_path) is None
