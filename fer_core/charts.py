@@ -124,6 +124,24 @@ def training_curves_figure(history: pd.DataFrame, live_point: dict | None = None
     return figure
 
 
+RUN_METRICS = {"val_accuracy": "validation accuracy", "val_loss": "validation loss", "accuracy": "training accuracy",
+               "loss": "training loss"}
+
+
+def runs_comparison_figure(histories: dict[str, pd.DataFrame], metric: str = "val_accuracy") -> go.Figure:
+    """One line per run for one metric, so recipes can be compared epoch by epoch (what
+    augmentation or a schedule changes shows in the shape of the curve, not only its end)."""
+    figure = go.Figure()
+    palette = px.colors.qualitative.Plotly  # distinct hues: Streamlit's theme would draw every run in a shade of blue
+    for number, (run_id, history) in enumerate(histories.items()):
+        if metric in history:
+            figure.add_trace(go.Scatter(x=history["epoch"], y=history[metric], name=run_id, mode="lines+markers",
+                                        line={"color": palette[number % len(palette)]}))
+    figure.update_layout(height=330, margin={"t": 30, "b": 10}, xaxis_title="epoch", yaxis_title=RUN_METRICS[metric],
+                         legend={"orientation": "h", "y": -0.25})
+    return figure
+
+
 def confusion_figure(matrix: np.ndarray, *, normalise: bool) -> go.Figure:
     values = np.asarray(matrix, dtype=float)
     if normalise:

@@ -215,6 +215,14 @@ st.dataframe(table, hide_index=True, key="runs_table", placeholder="—",  # a f
                  "s / epoch": st.column_config.NumberColumn(format="%.0f"),
              })
 
+if len(runs) >= 2:
+    cols = st.columns([3, 1])
+    compared = cols[0].multiselect("Compare runs' curves", run_ids, default=run_ids[:2], key="compare_runs")
+    metric = cols[1].selectbox("Curve", list(charts.RUN_METRICS), format_func=charts.RUN_METRICS.get, key="compare_metric")
+    if compared:
+        st.plotly_chart(charts.runs_comparison_figure({run_id: pd.DataFrame(read_history(run_dir_for(run_id))) for run_id in compared},
+                                                      metric), key="runs_comparison")
+
 if demo:
     st.caption("Public demo: deleting runs and changing the default model are disabled.")
 else:

@@ -149,6 +149,29 @@ def test_train_page_shows_the_watched_faces_after_the_chosen_epoch(finished_run:
     assert sum("✗ happy 100%" in c for c in captions) == 12 and sum("✓ 100%" in c for c in captions) == 2
 
 
+def test_train_page_overlays_the_curves_of_the_runs_chosen(finished_run: Path, small_dataset: Path) -> None:
+    import shutil
+
+    second = finished_run.with_name(finished_run.name + "-second")
+    shutil.copytree(finished_run, second)
+    (second / "history.csv").write_text("epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds\n1,1.7,0.3,1.6,0.35,0.001,3.0\n")
+    app = run_page("train")
+    assert sorted(app.multiselect(key="compare_runs").value) == sorted([finished_run.name, second.name])
+    def curves() -> tuple[dict, dict]:
+        import base64
+
+        figure = json.loads(app.get("plotly_chart")[-1].proto.spec)
+        values = {trace["name"]: np.frombuffer(base64.b64decode(trace["y"]["bdata"]), trace["y"]["dtype"]).tolist()
+                  for trace in figure["data"]}  # plotly sends arrays as typed binary
+        return values, figure["layout"]
+
+    values, layout = curves()
+    assert values == {finished_run.name: [0.21, 0.24], second.name: [0.35]} and layout["yaxis"]["title"]["text"] == "validation accuracy"
+    app.selectbox(key="compare_metric").set_value("loss").run()
+    values, layout = curves()
+    assert values == {finished_run.name: [1.9, 1.8], second.name: [1.7]} and layout["yaxis"]["title"]["text"] == "training loss"
+
+
 def test_train_page_averages_two_runs_into_the_default_model(finished_run: Path, small_dataset: Path, tmp_path: Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     import json
