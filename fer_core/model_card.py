@@ -33,7 +33,8 @@ def accuracy_table(metrics: dict) -> str:
                      metrics["flip_zoom_tta_report"]))
     copies = metrics.get("training_copies")
     without = f" without the {copies['faces']:,} faces also in Training |" if copies else ""
-    lines = [f"| | accuracy | 95% interval |{without} macro F1 | calibration error |", "|---|---|---|" + ("---|" if copies else "") + "---|---|"]
+    header = f"| | accuracy | 95% interval |{without} macro F1 | calibration error |"
+    lines = [header, "|" + "---|" * (header.count("|") - 1)]
     for label, accuracy, report in rows:
         low, high = wilson_interval(round(accuracy * metrics["n"]), metrics["n"])
         fairer = ""

@@ -284,10 +284,9 @@ def estimate_eta(recent_batch_seconds: list[float], epoch_seconds: list[float], 
     ETA jump from 1 h 00 to 1 h 50 within one epoch when something else briefly took the CPU;
     whole epochs (validation and saving included) average such moments out.
     """
-    # The first batches include graph tracing: no ETA until a few real ones are timed.
-    per_batch = float(np.median(recent_batch_seconds)) if len(recent_batch_seconds) >= 3 else None
-    if per_batch is None:
+    if len(recent_batch_seconds) < 3:  # the first batches include graph tracing: no ETA until a few real ones are timed
         return None
+    per_batch = float(np.median(recent_batch_seconds))
     per_epoch = float(np.median(epoch_seconds[-3:])) if epoch_seconds else steps_per_epoch * per_batch * 1.1  # +10 %: validation, saving
     return batches_left * per_batch * 1.1 + epochs_left * per_epoch
 
