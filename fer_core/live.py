@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from fer_core.drawing import annotate
+from fer_core.expression_timeline import ExpressionTimeline
 from fer_core.predictor import FaceResult, Predictor, ProbabilitySmoother
 
 
@@ -38,6 +39,7 @@ class LiveProcessor:
         self._latest: LiveSnapshot | None = None
         self._durations: deque[float] = deque(maxlen=window)
         self._arrivals: deque[float] = deque(maxlen=window)
+        self.timeline = ExpressionTimeline()  # the main face over the session, for the page's chart and CSV
 
     def configure(self, predictor: Predictor, *, smoothing: bool, mirror: bool = False) -> None:
         with self._lock:
@@ -64,6 +66,7 @@ class LiveProcessor:
         if smoother is not None:
             faces = smoother(faces)
         annotated = annotate(frame_bgr, faces)
+        self.timeline.record(faces)
         finished = time.perf_counter()
         with self._lock:
             self._latest = LiveSnapshot(frame_bgr, annotated, faces, time.time())

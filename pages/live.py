@@ -11,6 +11,7 @@ import av
 import streamlit as st
 
 from fer_core import charts
+from fer_core.expression_timeline import expression_shares, shares_line
 from fer_core.faces import DEFAULT_DETECTOR, DETECTOR_HELP, DETECTORS
 from fer_core.live import LiveProcessor
 from ui.bootstrap import bootstrap
@@ -107,6 +108,30 @@ with result_column:
     # a second made clicks on Start get lost now and then (seen in the browser tests under load).
     refreshing = st.session_state.camera_on or stream_status()["start_pending"]
     st.fragment(live_results, run_every=0.3 if refreshing else None)()
+
+TIMELINE_WINDOW_S = 30
+
+
+def live_timeline() -> None:
+    recent = processor.timeline.frame(last_s=TIMELINE_WINDOW_S, break_gaps=True)
+    if recent.empty:
+        return
+    st.subheader(f"The last {TIMELINE_WINDOW_S} seconds", help="The main face's probabilities, five points a second "
+                 "(smoothed when smoothing is on). Gaps: no face in view, or the camera stopped.")
+    st.plotly_chart(charts.probability_timeline_figure(recent, height=260), key="live_timeline")
+    shares = expression_shares(recent)
+    if not shares.empty:
+        st.caption("Leading expression, share of the time a face was in view: " + shares_line(shares))
+
+
+st.fragment(live_timeline, run_every=1.0 if st.session_state.camera_on else None)()
+if st.session_state.camera_on or len(processor.timeline):
+    st.download_button(
+        "This session's timeline (CSV)", data=lambda: processor.timeline.frame().to_csv(index=False),
+        file_name=f"live-timeline-{time.strftime('%Y%m%d-%H%M%S')}.csv", mime="text/csv", on_click="ignore",
+        key="live_timeline_csv", help="The main face five times a second, up to the last ten minutes: time, faces in view, "
+        "the leading expression and all seven probabilities.",
+    )
 
 captures = st.session_state.captures
 if captures:

@@ -8,6 +8,7 @@ import streamlit as st
 from fer_core import charts
 from fer_core.drawing import annotate
 from fer_core.errors import FerError
+from fer_core.expression_timeline import expression_shares, shares_line
 from fer_core.faces import DEFAULT_DETECTOR, DETECTOR_HELP, DETECTORS
 from fer_core.images import decode_image
 from fer_core.video import analyse_video
@@ -97,6 +98,7 @@ with video_tab:
         st.caption(f"{name}: {len(timeline)} frames analysed of {analysis.frames_total} ({analysis.fps:.0f} fps); a face in {len(with_face)}.")
         if len(with_face):
             st.plotly_chart(charts.probability_timeline_figure(with_face), key="timeline")
+            st.caption("Leading expression, share of the analysed frames with a face: " + shares_line(expression_shares(timeline)))
         st.image([frame for _, frame in analysis.key_frames], channels="BGR", width=220,
                  caption=[f"{time_s:.1f} s" for time_s, _ in analysis.key_frames])
         st.download_button("Timeline (CSV)", timeline.to_csv(index=False), f"{Path(name).stem}-timeline.csv", "text/csv", key="timeline_csv")

@@ -196,6 +196,7 @@ def test_live_camera_boxes_faces_and_space_esc_mirror_capture_stop(page, app: Ru
         "() => [...document.querySelectorAll('p')].some(p => /callback [0-9.]+ ms median/.test(p.textContent) && !/ 0\\.0 fps/.test(p.textContent))",
         timeout=30_000,
     )
+    page.locator(".st-key-live_timeline .js-plotly-plot").first.wait_for(timeout=30_000)  # the last 30 s, redrawn every second
     shot(page, "live-streaming")
     readout = page.get_by_text(re.compile(r"callback [0-9.]+ ms median")).first.inner_text()
     (ARTIFACTS / "live-callback.txt").write_text(readout + "\n")

@@ -346,6 +346,7 @@ def test_live_page_start_and_stop_drive_the_stream(finished_run: Path, camera_st
     assert any("equalised first" in c.value for c in app.sidebar.caption)  # the shipped model learnt from equalised faces
     assert app.button(key="capture").disabled and app.button(key="stop").disabled
     assert any("No webcam? **Photos & video** has an example photo" in info.value for info in app.info)
+    assert not app.get("download_button")  # no timeline before a camera ever ran
     app.button(key="start").click().run()
     assert camera_stand_in[-1]["playing"] is True
     assert not app.button(key="stop").disabled and not app.button(key="capture").disabled
@@ -378,6 +379,9 @@ def test_live_callback_annotates_frames_and_capture_fills_the_gallery(finished_r
     app.button(key="capture").click().run()
     assert not app.exception, [e.value for e in app.exception]
     assert any("Captures (1)" in h.value for h in app.subheader)
+    assert any(h.value == "The last 30 seconds" for h in app.subheader)  # the frame reached the timeline
+    assert any(c.value.startswith("Leading expression") for c in app.caption)
+    assert [b.proto.label for b in app.get("download_button") if "timeline" in b.proto.label] == ["This session's timeline (CSV)"]
     # Space and the button together capture the same frame twice: each capture keeps its own widgets.
     app.button(key="capture").click().run()
     assert not app.exception, [e.value for e in app.exception]
