@@ -20,9 +20,24 @@ st.markdown(
     + ".\n\n"
     "- **Explore** the dataset: class balance, sample faces, mean faces, pixel statistics, duplicates.\n"
     "- **Train** a CNN from the browser and watch it learn; **Evaluate** it honestly on a held-out split.\n"
-    "- **Live**: your webcam, faces boxed and labelled, per-class probabilities; **Space** captures, **Esc** stops.\n"
+    "- **Live**: your webcam, faces boxed and labelled, per-class probabilities and their last 30 seconds; "
+    "**Space** captures, **Esc** stops.\n"
     "- **Photos & video**: the same model on uploaded photos, a camera snapshot or a video file."
 )
+st.subheader("Where to start")
+STARTS = [
+    ("pages/photos.py", "Try it on a photo", ":material/photo_library:",
+     "No webcam needed: an example portrait, or your own photos, with where the net looked."),
+    ("pages/live.py", "Read your face live", ":material/videocam:",
+     "Pull faces at your webcam and watch the seven probabilities follow, second by second."),
+    ("pages/train.py", "Watch a CNN learn", ":material/model_training:",
+     "A tiny net on a sample trains in about half a minute; see its answers to the same faces change epoch by epoch."),
+    ("pages/evaluate.py", "Check the numbers", ":material/analytics:",
+     "Per-class recall with intervals, the confusion matrix and the most confident mistakes."),
+]
+for column, (page, label, icon, blurb) in zip(st.columns(len(STARTS)), STARTS, strict=True):
+    column.page_link(page, label=f"**{label}**", icon=icon)
+    column.caption(blurb)
 if public_demo_mode():
     st.info("Public demo mode: training is limited to short runs on a sample, and runs cannot be deleted.")
 

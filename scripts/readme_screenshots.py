@@ -56,7 +56,8 @@ def main(wanted: list[str]) -> None:
             page.locator(".st-key-start button").click()
             page.wait_for_function(VIDEO_PLAYING, timeout=90_000)
             page.locator(".st-key-live_bars").wait_for(timeout=60_000)
-            time.sleep(3)
+            page.locator(".st-key-live_timeline .js-plotly-plot").first.wait_for(timeout=60_000)
+            time.sleep(8)  # a few seconds of timeline
             page.screenshot(path=str(OUT / "live.png"))
             browser.close()
     finally:

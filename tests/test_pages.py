@@ -41,9 +41,12 @@ def run_page(name: str, timeout: float = 120) -> AppTest:
     return app
 
 
-def test_home_names_the_app(small_dataset: Path) -> None:
-    app = run_page("home")
+def test_home_names_the_app_and_links_where_to_start(small_dataset: Path) -> None:
+    app = AppTest.from_file(str(REPO_ROOT / "app.py"), default_timeout=120)  # through the navigation, as page links need
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
     assert app.title[0].value == "FER Studio"
+    assert [link.proto.page for link in app.get("page_link")] == ["photos", "live", "train", "evaluate"]
     assert any("fer2013.csv" in s.value for s in app.success)
     accuracy = next(m for m in app.metric if m.label == "PublicTest accuracy")
     assert "95% interval" in accuracy.proto.help and "3,589 faces" in accuracy.proto.help
@@ -66,8 +69,10 @@ def test_explore_shows_charts_for_the_dataset(small_dataset: Path) -> None:
 def test_explore_balance_table_follows_the_percent_toggle(small_dataset: Path) -> None:
     app = run_page("explore")
     assert app.dataframe[0].value["Training"].tolist() == [8] * 7  # counts: 56 Training faces, 8 per class
+    assert json.loads(app.dataframe[0].proto.columns)["Training"]["type_config"]["format"] == "localized"  # 3,995
     app.toggle(key="balance_percent").set_value(True).run()
     shares = app.dataframe[0].value
+    assert json.loads(app.dataframe[0].proto.columns)["Training"]["type_config"]["format"] == "percent"
     assert shares["Training"].tolist() == pytest.approx([1 / 7] * 7) and shares["PublicTest"].sum() == pytest.approx(1)
 
 
