@@ -185,11 +185,17 @@ def reliability_figure(bins: Sequence[dict]) -> go.Figure:
     return figure
 
 
-def probability_timeline_figure(timeline: pd.DataFrame, *, height: int | None = None) -> go.Figure:
+def probability_timeline_figure(
+    timeline: pd.DataFrame, *, height: int | None = None, legend: bool = True, window_s: float | None = None,
+) -> go.Figure:
     """Per-class probability over time (column ``time_s`` plus one per class); NaN rows break the lines.
 
-    Built from one ``go.Scatter`` per class rather than ``px.line``: the Live page redraws it every
-    second beside the camera, and 150 points a class took 9 ms to build and serialise this way
+    ``window_s`` fixes the time axis to that many seconds ending at the newest point (at least
+    ``[0, window_s]``), so a live chart fills from the left and then scrolls, instead of
+    stretching its first seconds across the whole width.
+
+    Built from one ``go.Scatter`` per class rather than ``px.line``: the Live page redraws it three
+    times a second beside the camera, and 150 points a class took 9 ms to build and serialise this way
     against 64 ms through ``px.line``.
     """
     figure = go.Figure([
@@ -197,7 +203,11 @@ def probability_timeline_figure(timeline: pd.DataFrame, *, height: int | None = 
         for name in CLASS_NAMES
     ])
     figure.update_layout(yaxis={"range": [0, 1], "tickformat": ".0%", "title": "probability"},
-                         xaxis={"title": "time (s)"}, margin={"t": 30, "b": 10}, legend={"title": "class"})
+                         xaxis={"title": "time (s)"}, margin={"t": 30 if legend else 15, "b": 10}, legend={"title": "class"},
+                         showlegend=legend)
+    if window_s is not None and len(timeline):
+        end = max(float(timeline["time_s"].max()), window_s)
+        figure.update_xaxes(range=[end - window_s, end])
     if height:
         figure.update_layout(height=height)
     return figure

@@ -77,11 +77,15 @@ if error := st.session_state.pop("stream_error", None):
 watch_stream(stream_context)
 
 
+TIMELINE_WINDOW_S = 30
+
+
 def live_results() -> None:
     watch_stream(stream_context)
     snapshot = processor.latest()
     timing = processor.timing()
-    if not st.session_state.camera_on or snapshot is None or time.time() - snapshot.captured_at > 3:
+    streaming = st.session_state.camera_on and snapshot is not None and time.time() - snapshot.captured_at <= 3
+    if not streaming:
         stream = stream_status()
         if stream["start_pending"] and stream["reconnects"]:
             st.info(f"The video stream did not connect: reconnecting (try {stream['reconnects'] + 1})…")
@@ -90,8 +94,7 @@ def live_results() -> None:
         else:
             st.info("Start the camera to see expressions here. No webcam? **Photos & video** has an example photo."
                     if not st.session_state.camera_on else "Waiting for video…")
-        return
-    if not snapshot.faces:
+    elif not snapshot.faces:
         st.warning("No face in view: face the camera, with your face lit from the front.")
     else:
         main = snapshot.faces[0]
@@ -99,8 +102,23 @@ def live_results() -> None:
         st.plotly_chart(charts.probability_bars(main.probabilities), key="live_bars")
         if len(snapshot.faces) > 1:
             st.caption("Other faces: " + ", ".join(f"{f.label} {f.confidence:.0%}" for f in snapshot.faces[1:]))
-    st.caption(f"callback {timing['median_ms']:.1f} ms median (p90 {timing['p90_ms']:.1f} ms) · {timing['fps']:.1f} fps",
-               help="Time spent in the frame callback (detect + classify + draw), over the last 90 frames.")
+    if streaming:
+        st.caption(f"callback {timing['median_ms']:.1f} ms median (p90 {timing['p90_ms']:.1f} ms) · {timing['fps']:.1f} fps",
+                   help="Time spent in the frame callback (detect + classify + draw), over the last 90 frames.")
+    live_timeline()  # in the same fragment: a second periodic one would be one more rerun for a click to be lost in
+
+
+def live_timeline() -> None:
+    """The main face's last half-minute; stays after Stop, to look at what just happened."""
+    recent = processor.timeline.frame(last_s=TIMELINE_WINDOW_S, break_gaps=True)
+    if recent.empty:
+        return
+    st.markdown(f"**The last {TIMELINE_WINDOW_S} seconds**", help="The main face's probabilities, five points a second "
+                "(smoothed when smoothing is on), coloured as the bars. Gaps: no face in view, or the camera stopped.")
+    st.plotly_chart(charts.probability_timeline_figure(recent, height=220, legend=False, window_s=TIMELINE_WINDOW_S), key="live_timeline")
+    shares = expression_shares(recent)
+    if not shares.empty:
+        st.caption("Leading expression, share of the time a face was in view: " + shares_line(shares))
 
 
 with result_column:
@@ -108,30 +126,13 @@ with result_column:
     # a second made clicks on Start get lost now and then (seen in the browser tests under load).
     refreshing = st.session_state.camera_on or stream_status()["start_pending"]
     st.fragment(live_results, run_every=0.3 if refreshing else None)()
-
-TIMELINE_WINDOW_S = 30
-
-
-def live_timeline() -> None:
-    recent = processor.timeline.frame(last_s=TIMELINE_WINDOW_S, break_gaps=True)
-    if recent.empty:
-        return
-    st.subheader(f"The last {TIMELINE_WINDOW_S} seconds", help="The main face's probabilities, five points a second "
-                 "(smoothed when smoothing is on). Gaps: no face in view, or the camera stopped.")
-    st.plotly_chart(charts.probability_timeline_figure(recent, height=260), key="live_timeline")
-    shares = expression_shares(recent)
-    if not shares.empty:
-        st.caption("Leading expression, share of the time a face was in view: " + shares_line(shares))
-
-
-st.fragment(live_timeline, run_every=1.0 if st.session_state.camera_on else None)()
-if st.session_state.camera_on or len(processor.timeline):
-    st.download_button(
-        "This session's timeline (CSV)", data=lambda: processor.timeline.frame().to_csv(index=False),
-        file_name=f"live-timeline-{time.strftime('%Y%m%d-%H%M%S')}.csv", mime="text/csv", on_click="ignore",
-        key="live_timeline_csv", help="The main face five times a second, up to the last ten minutes: time, faces in view, "
-        "the leading expression and all seven probabilities.",
-    )
+    if st.session_state.camera_on or len(processor.timeline):
+        st.download_button(
+            "This session's timeline (CSV)", data=lambda: processor.timeline.frame().to_csv(index=False),
+            file_name=f"live-timeline-{time.strftime('%Y%m%d-%H%M%S')}.csv", mime="text/csv", on_click="ignore",
+            key="live_timeline_csv", help="The main face five times a second, up to the last ten minutes: time, faces in "
+            "view, the leading expression and all seven probabilities.",
+        )
 
 captures = st.session_state.captures
 if captures:

@@ -78,3 +78,19 @@ def test_clear_forgets_the_session() -> None:
     timeline.record([face("happy")], at=0.0)
     timeline.clear()
     assert len(timeline) == 0 and timeline.frame().empty
+
+
+def test_the_live_chart_keeps_fer_order_and_scrolls_a_fixed_window() -> None:
+    from fer_core.charts import CLASS_COLOURS, probability_timeline_figure
+
+    timeline = ExpressionTimeline(sample_every_s=1.0)
+    for second in range(50):
+        timeline.record([face("happy")] if second != 45 else [], at=float(second))
+    recent = timeline.frame(last_s=30, break_gaps=True)
+    figure = probability_timeline_figure(recent, legend=False, window_s=30)
+    assert [trace.name for trace in figure.data] == list(CLASS_NAMES)
+    assert [trace.line.color for trace in figure.data] == [CLASS_COLOURS[name] for name in CLASS_NAMES]
+    assert tuple(figure.layout.xaxis.range) == (19.0, 49.0) and figure.layout.showlegend is False
+    assert np.isnan(figure.data[CLASS_NAMES.index("happy")].y[45 - 19])  # the faceless second is a gap, not a zero
+    early = probability_timeline_figure(timeline.frame().head(5), window_s=30)
+    assert tuple(early.layout.xaxis.range) == (0.0, 30.0)  # fills from the left before it scrolls

@@ -384,7 +384,7 @@ def test_live_callback_annotates_frames_and_capture_fills_the_gallery(finished_r
     app.button(key="capture").click().run()
     assert not app.exception, [e.value for e in app.exception]
     assert any("Captures (1)" in h.value for h in app.subheader)
-    assert any(h.value == "The last 30 seconds" for h in app.subheader)  # the frame reached the timeline
+    assert any(m.value == "**The last 30 seconds**" for m in app.markdown)  # the frame reached the timeline
     assert any(c.value.startswith("Leading expression") for c in app.caption)
     assert [b.proto.label for b in app.get("download_button") if "timeline" in b.proto.label] == ["This session's timeline (CSV)"]
     # Space and the button together capture the same frame twice: each capture keeps its own widgets.
