@@ -29,7 +29,7 @@ STARTS = [
     ("pages/photos.py", "Try it on a photo", ":material/photo_library:",
      "No webcam needed: an example portrait, or your own photos, with where the net looked."),
     ("pages/live.py", "Read your face live", ":material/videocam:",
-     "Pull faces at your webcam and watch the seven probabilities follow, second by second."),
+     "Pull faces at your webcam and watch the seven probabilities follow, or take the expression challenge."),
     ("pages/train.py", "Watch a CNN learn", ":material/model_training:",
      "A tiny net on a sample trains in about half a minute; see its answers to the same faces change epoch by epoch."),
     ("pages/evaluate.py", "Check the numbers", ":material/analytics:",

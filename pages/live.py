@@ -11,6 +11,7 @@ import av
 import streamlit as st
 
 from fer_core import charts
+from fer_core.challenge import ExpressionChallenge
 from fer_core.expression_timeline import expression_shares, shares_line
 from fer_core.faces import DEFAULT_DETECTOR, DETECTOR_HELP, DETECTORS
 from fer_core.live import LiveProcessor
@@ -31,6 +32,11 @@ smoothing = st.sidebar.toggle("Smooth probabilities over frames", True, key="liv
 mirror = st.sidebar.toggle("Mirror the video", True, key="live_mirror",
                            help="Show the camera as a mirror does (move left, see yourself move left), as video-call apps "
                                 "do. Captures keep what you saw; the model's answer does not depend on it.")
+challenge_on = st.sidebar.toggle("Expression challenge", False, key="live_challenge",
+                                 help="The page names an expression; make it until the net agrees (60 % for a second). "
+                                      "Seven per round, 20 s each. Some it rarely grants: that is its per-class recall, felt.")
+if not challenge_on:
+    st.session_state.pop("challenge", None)  # switching it off and on starts a new game
 if chosen is None:
     st.stop()
 model_label, model_path = chosen
@@ -94,18 +100,41 @@ def live_results() -> None:
         else:
             st.info("Start the camera to see expressions here. No webcam? **Photos & video** has an example photo."
                     if not st.session_state.camera_on else "Waiting for video…")
-    elif not snapshot.faces:
-        st.warning("No face in view: face the camera, with your face lit from the front.")
     else:
-        main = snapshot.faces[0]
-        st.markdown(f"## {main.label} · {main.confidence:.0%}")
-        st.plotly_chart(charts.probability_bars(main.probabilities), key="live_bars")
-        if len(snapshot.faces) > 1:
-            st.caption("Other faces: " + ", ".join(f"{f.label} {f.confidence:.0%}" for f in snapshot.faces[1:]))
-    if streaming:
+        if challenge_on:
+            challenge_panel(snapshot)
+        if not snapshot.faces:
+            st.warning("No face in view: face the camera, with your face lit from the front.")
+        else:
+            main = snapshot.faces[0]
+            st.markdown(f"## {main.label} · {main.confidence:.0%}")
+            st.plotly_chart(charts.probability_bars(main.probabilities), key="live_bars")
+            if len(snapshot.faces) > 1:
+                st.caption("Other faces: " + ", ".join(f"{f.label} {f.confidence:.0%}" for f in snapshot.faces[1:]))
         st.caption(f"callback {timing['median_ms']:.1f} ms median (p90 {timing['p90_ms']:.1f} ms) · {timing['fps']:.1f} fps",
                    help="Time spent in the frame callback (detect + classify + draw), over the last 90 frames.")
     live_timeline()  # in the same fragment: a second periodic one would be one more rerun for a click to be lost in
+
+
+def challenge_panel(snapshot) -> None:
+    """The challenge's target, how close the main face is, and the game so far."""
+    game: ExpressionChallenge = st.session_state.setdefault("challenge", ExpressionChallenge())
+    probabilities = snapshot.faces[0].probabilities if snapshot.faces else None
+    now = time.time()
+    finished = game.update(probabilities, now)
+    if finished is not None:
+        st.toast(f"**{finished.target}** in {finished.seconds:.1f} s!" if finished.seconds is not None
+                 else f"**{finished.target}** not granted this time (best {finished.best:.0%}).")
+    current = game.current
+    if current is None:
+        st.markdown("### Next one…")
+        return
+    st.markdown(f"### Show **{current.target}**!")
+    st.progress(game.progress(probabilities), text=f"{current.target} {game.score(probabilities):.0%} — hold {game.threshold:.0%} for "
+                f"{game.hold_s:.0f} s · {max(0.0, game.limit_s - (now - current.started_at)):.0f} s left")
+    summary_column, skip_column = st.columns([4, 1], vertical_alignment="center")
+    summary_column.caption(game.summary() or "Seven expressions a round, in a new order each round.")
+    skip_column.button("Skip", key="challenge_skip", on_click=lambda: game.skip(time.time()))
 
 
 def live_timeline() -> None:

@@ -393,6 +393,30 @@ def test_live_callback_annotates_frames_and_capture_fills_the_gallery(finished_r
     assert any("Captures (2)" in h.value for h in app.subheader)
 
 
+def test_live_challenge_names_an_expression_and_skip_moves_on(finished_run: Path, camera_stand_in: list[dict], real_faces) -> None:
+    import av
+    from conftest import paste_face
+
+    app = run_page("live", timeout=180)
+    app.toggle(key="live_challenge").set_value(True).run()
+    app.button(key="start").click().run()
+    frame = np.full((480, 640, 3), 100, np.uint8)
+    paste_face(frame, real_faces[0], 220, 140, 200)
+    camera_stand_in[-1]["callback"](av.VideoFrame.from_ndarray(frame, format="bgr24"))
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    asked = [m.value for m in app.markdown if m.value.startswith("### Show **")]
+    assert len(asked) == 1 and len(app.get("progress")) == 1
+    first = app.session_state["challenge"].current.target
+    camera_stand_in[-1]["callback"](av.VideoFrame.from_ndarray(frame, format="bgr24"))  # a fresh frame for the next run
+    app.button(key="challenge_skip").click().run()
+    game = app.session_state["challenge"]
+    assert game.attempts[0].target == first and game.attempts[0].gave_up and game.current.target != first
+    assert any(c.value.startswith("0 of 1 made; not granted: " + first) for c in app.caption)
+    app.toggle(key="live_challenge").set_value(False).run()
+    assert "challenge" not in app.session_state and not [m for m in app.markdown if m.value.startswith("### Show")]
+
+
 def test_live_page_reads_turn_servers_from_the_environment(finished_run: Path, camera_stand_in: list[dict], monkeypatch) -> None:
     monkeypatch.setenv("TURN_URLS", "turn:turn.example.org:3478")
     monkeypatch.setenv("TURN_USERNAME", "user")
