@@ -21,14 +21,17 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from browser_support import CHROMIUM, VIDEO_PLAYING, RunningApp, drawn_face, launch_args, open_page, write_y4m  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 
-SETTINGS = [
-    ("haar, with FER Studio's guard", "haar", {}),
-    ("blazeface, with FER Studio's guard", "blazeface", {}),
-    ("haar, Streamlit's keras reset left on", "haar", {"FER_KEEP_STREAMLIT_KERAS_RESET": "1"}),
+from fer_core.faces import DEFAULT_DETECTOR  # noqa: E402
+
+SETTINGS = [  # label, detector, environment, expression challenge on
+    ("haar, with FER Studio's guard", "haar", {}, False),
+    ("blazeface, with FER Studio's guard", "blazeface", {}, False),
+    ("blazeface, expression challenge on", "blazeface", {}, True),
+    ("haar, Streamlit's keras reset left on", "haar", {"FER_KEEP_STREAMLIT_KERAS_RESET": "1"}, False),
 ]
 
 
-def measure(detector: str, env: dict[str, str], y4m: Path) -> str:
+def measure(detector: str, env: dict[str, str], challenge: bool, y4m: Path) -> str:
     app = RunningApp(env, Path("/tmp/fer-studio-live-measure.log"))
     try:
         with sync_playwright() as playwright:
@@ -36,10 +39,13 @@ def measure(detector: str, env: dict[str, str], y4m: Path) -> str:
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             open_page(page, app.url, "photos", "Photos & video")
             open_page(page, app.url, "live", "Live")
-            if detector != "haar":
+            if detector != DEFAULT_DETECTOR:
                 page.locator(".st-key-live_detector").click()
                 page.keyboard.type(detector)
                 page.keyboard.press("Enter")
+                page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=60_000)
+            if challenge:
+                page.get_by_text("Expression challenge").click()
                 page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=60_000)
             page.locator(".st-key-start button").click()
             page.wait_for_function(VIDEO_PLAYING, timeout=90_000)
@@ -53,8 +59,8 @@ def measure(detector: str, env: dict[str, str], y4m: Path) -> str:
 
 def main() -> None:
     y4m = write_y4m(Path("/tmp/fer-studio-live.y4m"), np.stack([drawn_face(240)]), size=240)
-    for label, detector, env in SETTINGS:
-        print(f"{label}: {measure(detector, env, y4m)}", flush=True)
+    for label, detector, env, challenge in SETTINGS:
+        print(f"{label}: {measure(detector, env, challenge, y4m)}", flush=True)
 
 
 if __name__ == "__main__":
