@@ -44,10 +44,6 @@ class ExpressionTimeline:
             self._points.append((at, len(faces), probabilities))
             return True
 
-    def clear(self) -> None:
-        with self._lock:
-            self._points.clear()
-
     def __len__(self) -> int:
         with self._lock:
             return len(self._points)

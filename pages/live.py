@@ -23,6 +23,7 @@ from ui.settings import all_settings
 from ui.webrtc import ice_servers, live_camera, request_camera, stream_status, watch_stream
 
 bootstrap()  # before anything loads TensorFlow: see ui/bootstrap.py
+TIMELINE_WINDOW_S = 30
 
 st.title("Live")
 chosen = model_sidebar(live=True)
@@ -81,9 +82,6 @@ buttons[2].button("Capture", key="capture", shortcut="Space", disabled=not on, o
 if error := st.session_state.pop("stream_error", None):
     st.error(error)
 watch_stream(stream_context)
-
-
-TIMELINE_WINDOW_S = 30
 
 
 def live_results() -> None:

@@ -73,13 +73,6 @@ def test_no_face_at_all_gives_no_shares_rather_than_zeros() -> None:
     assert expression_shares(timeline.frame()).empty
 
 
-def test_clear_forgets_the_session() -> None:
-    timeline = ExpressionTimeline()
-    timeline.record([face("happy")], at=0.0)
-    timeline.clear()
-    assert len(timeline) == 0 and timeline.frame().empty
-
-
 def test_the_live_chart_keeps_fer_order_and_scrolls_a_fixed_window() -> None:
     from fer_core.charts import CLASS_COLOURS, probability_timeline_figure
 
