@@ -442,3 +442,10 @@ def test_photos_page_offers_an_example_photo_to_visitors_without_one() -> None:
     caption = next(str(image.proto) for image in app.get("image") if "astronaut.jpg:" in str(image.proto))
     assert re.search(r"astronaut\.jpg: happy \d+%", caption) and not re.search(r"astronaut\.jpg: [^\"]*, ", caption)  # one face (HAAR also boxed a patch of backdrop)
     assert not app.warning
+    inside = [toggle for toggle in app.toggle if toggle.label == "Inside the network"]
+    assert len(inside) == 1 and not any("block 1 (" in str(image.proto) for image in app.get("image"))  # off until asked
+    inside[0].set_value(True).run(timeout=180)
+    assert not app.exception, [e.value for e in app.exception]
+    blocks = [re.search(r"block \d \(\w+\): (\d+)×\1 pixels", str(image.proto)) for image in app.get("image")]
+    assert [int(found.group(1)) for found in blocks if found] == [48, 24, 12, 6]  # the shipped VGG's four blocks
+    assert any(c.value.startswith("Maps of the first of the ensemble's 2 nets") for c in app.caption)

@@ -140,3 +140,30 @@ def test_the_shipped_model_always_shows_where_its_answer_came_from(real_faces: n
     maps = [grad_cam(shipped, face) for face in real_faces[:12]]
     assert all(heat.max() == 1.0 for heat in maps)  # scaled to its peak: a blank map stays at 0
     assert np.std([heat.ravel() for heat in maps], axis=0).mean() > 0.05  # the maps follow the faces, not one fixed blob
+
+
+def test_feature_maps_show_each_block_strongest_channel_first(model, real_faces: np.ndarray) -> None:
+    from fer_core.architectures import build_model
+    from fer_core.feature_maps import block_layers, feature_maps, maps_strip
+
+    sizes = {arch: [tuple(layer.output.shape[1:3]) for layer in block_layers(build_model(arch))]
+             for arch in ("tiny", "vgg", "mini_xception")}
+    assert sizes["vgg"] == [(48, 48), (24, 24), (12, 12), (6, 6)]
+    assert all(s == sorted(s, reverse=True) and len(s) == len(set(s)) for s in sizes.values())  # one per size, shrinking
+    blocks, nets = feature_maps(model, real_faces[0], per_block=5)
+    assert nets == 1 and all(len(block.maps) == 5 for block in blocks)
+    for block in blocks:
+        assert block.maps.min() >= 0 and block.maps.max() <= 1
+        assert list(block.activity) == sorted(block.activity, reverse=True)
+    strip = maps_strip(blocks[0], tile=40, gap=2)
+    assert strip.shape == (40, 5 * 42 - 2) and strip.dtype == np.uint8
+
+
+def test_feature_maps_need_a_convolutional_net() -> None:
+    import keras
+
+    from fer_core.feature_maps import feature_maps
+
+    dense = keras.Sequential([keras.Input((48, 48, 1)), keras.layers.Flatten(), keras.layers.Dense(7, activation="softmax")])
+    with pytest.raises(ValueError, match="no convolutional feature map"):
+        feature_maps(dense, np.zeros((48, 48), np.uint8))

@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from fer_core import charts
+from fer_core.feature_maps import feature_maps, maps_strip
 from fer_core.glimpses import Glimpses
 from fer_core.gradcam import grad_cam, overlay
 from fer_core.labels import CLASS_NAMES
@@ -24,6 +25,8 @@ def face_report(face: FaceResult, model, key: str, title: str = "") -> None:
     if model is not None:
         _grad_cam_image(cols[1], model, face.crop, None, f"Grad-CAM for '{face.label}'")
     cols[2].plotly_chart(charts.probability_bars(face.probabilities, height=230), key=f"{key}_bars")
+    if model is not None:
+        network_view(model, face.crop, key)
 
 
 def inspect_face(face: np.ndarray, probabilities: np.ndarray, true_label: int, model, key: str) -> None:
@@ -39,6 +42,29 @@ def inspect_face(face: np.ndarray, probabilities: np.ndarray, true_label: int, m
     for column, (label, role) in zip(cols[1:3], roles, strict=False):
         _grad_cam_image(column, model, face, label, f"Grad-CAM for '{CLASS_NAMES[label]}' ({role})")
     cols[3].plotly_chart(charts.probability_bars(probabilities, height=230), key=f"{key}_bars")
+    network_view(model, face, key)
+
+
+def network_view(model, face: np.ndarray, key: str) -> None:
+    """The face's most active feature maps, block by block, when asked for (a probe model and a
+    forward pass: ~30 ms for the shipped model, too much to spend on every face unasked)."""
+    if not st.toggle("Inside the network", key=f"{key}_inside",
+                     help="What each block of the CNN computes for this face: the channels that respond most, "
+                          "as the net shrinks the face from 48 to 6 pixels before its classifier weighs them."):
+        return
+    try:
+        blocks, nets = feature_maps(model, face)
+    except ValueError as exc:
+        st.caption(f"No feature maps: {exc}")
+        return
+    for number, block in enumerate(blocks, start=1):
+        side = block.maps.shape[1]
+        st.image(maps_strip(block), caption=f"block {number} ({block.layer}): {side}×{side} pixels, "
+                                            f"the {len(block.maps)} most active of its {block.channels} channels")
+    st.caption(("Maps of the first of the ensemble's " + str(nets) + " nets. " if nets > 1 else "")
+               + "Each map is scaled to its own peak (white: the channel's strongest response). The first block answers "
+               "to edges at different angles and to light or dark areas; deeper blocks are coarser and harder to name: "
+               "they hold what the classifier weighs.")
 
 
 def _grad_cam_image(column, model, face: np.ndarray, class_index: int | None, caption: str) -> None:
