@@ -16,6 +16,7 @@ from fer_core.evaluation import (
     predictions_table,
     training_copies_breakdown,
 )
+from fer_core.gradcam import class_attention, overlay
 from fer_core.labels import CLASS_NAMES
 from fer_core.significance import describe_comparison, paired_comparison
 from fer_core.stats import training_copies
@@ -70,6 +71,15 @@ except FerError as exc:
 @st.cache_data(show_spinner=False, max_entries=8)
 def _training_copies(data_file: str, data_modified: float, split: str, _dataset: FerDataset) -> np.ndarray:  # noqa: ARG001
     return training_copies(_dataset, split)
+
+
+@st.cache_data(show_spinner="Computing Grad-CAM maps…", max_entries=4)
+def _class_attention(
+    model_file: str, modified: float, data_file: str, data_modified: float, split: str, tta: str, without_copies: bool,  # noqa: ARG001
+    _faces: np.ndarray, _labels: np.ndarray, _probabilities: np.ndarray,
+) -> list[dict]:
+    """Keyed like the probabilities (plus whether Training copies are left out), not by the arrays."""
+    return class_attention(load_model(model_file, modified), _faces, _labels, _probabilities)
 
 
 rows = dataset.split(split)
@@ -180,6 +190,18 @@ else:
         st.caption("Grad-CAM: the last convolutional features, each weighted where it lies by how much it raises "
                    "the class's score; warm areas are what the net took as evidence for that class (maps of the "
                    "plain model; the bars follow the test-time augmentation chosen above).")
+
+st.subheader("Where it looks, class by class")
+if st.toggle("Average Grad-CAM per class (a few seconds)", key="class_attention",
+             help="Computed on request: a Grad-CAM map for up to 48 faces of each class that the model got right."):
+    attention = _class_attention(str(model_path), model_path.stat().st_mtime, str(source.path), source.path.stat().st_mtime,
+                                 split, tta, keep is not None, _faces=rows.images, _labels=rows.labels, _probabilities=probabilities)
+    for column, item in zip(st.columns(len(CLASS_NAMES)), attention, strict=True):
+        column.image(overlay(item["mean_face"], item["heat"], size=144), width="stretch",
+                     caption=f"{CLASS_NAMES[item['class']]}: {item['faces']} of its {item['correct']:,} correct faces")
+    st.caption("Each map is the mean of Grad-CAM maps (plain model, for the true class) over faces the model classified "
+               "correctly, drawn at random rather than its most confident ones, shown on those faces' mean face: where "
+               "its evidence for each expression usually lies. A class with few correct faces gives a noisier map.")
 
 cols = st.columns(2)
 cols[0].download_button(

@@ -11,6 +11,7 @@ import pytest
 from conftest import REPO_ROOT, random_faces, seeded_tiny_model, write_fer_csv
 from streamlit.testing.v1 import AppTest
 
+from fer_core.labels import CLASS_NAMES
 from fer_core.paths import DEFAULT_MODEL_PATH
 
 PAGES = REPO_ROOT / "pages"
@@ -282,6 +283,22 @@ def test_evaluate_page_shows_where_the_model_looked_for_a_mistake(finished_run: 
     captions = {picture.caption for image in app.get("image") for picture in image.proto.imgs}
     assert {f"Grad-CAM for '{predicted_name}' (predicted)", f"Grad-CAM for '{true_name}' (true)", f"true: {true_name}"} <= captions
     assert len(app.get("plotly_chart")) == 4  # per class, confusion, reliability, and this face's bars
+
+
+def test_evaluate_page_averages_grad_cam_per_class_when_asked(finished_run: Path, small_dataset: Path) -> None:
+    app = run_page("evaluate", timeout=180)
+    chooser = app.sidebar.selectbox(key="model_choice")
+    chooser.set_value(next(o for o in chooser.options if finished_run.name in o)).run()
+    right = [int(m.group(1)) for image in app.get("image") for picture in image.proto.imgs
+             if (m := re.search(r": \d+ of its (\d+) correct faces", picture.caption))]
+    assert right == []  # nothing computed until asked
+    app.toggle(key="class_attention").set_value(True).run()
+    assert not app.exception, [e.value for e in app.exception]
+    captions = [picture.caption for image in app.get("image") for picture in image.proto.imgs if "correct faces" in picture.caption]
+    assert [caption.split(":")[0] for caption in captions] == list(CLASS_NAMES)
+    labels = {m.label: m.value for m in app.metric}
+    shown = sum(int(re.search(r": (\d+) of", caption).group(1)) for caption in captions)
+    assert shown == round(float(labels["Accuracy"].rstrip("%")) / 100 * 14)  # every correct face of 14 (under 48 a class)
 
 
 def test_evaluate_page_can_leave_out_faces_also_in_training(finished_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

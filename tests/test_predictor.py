@@ -167,3 +167,27 @@ def test_feature_maps_need_a_convolutional_net() -> None:
     dense = keras.Sequential([keras.Input((48, 48, 1)), keras.layers.Flatten(), keras.layers.Dense(7, activation="softmax")])
     with pytest.raises(ValueError, match="no convolutional feature map"):
         feature_maps(dense, np.zeros((48, 48), np.uint8))
+
+
+def test_batched_grad_cam_equals_one_face_at_a_time(model, real_faces: np.ndarray) -> None:
+    from fer_core.gradcam import grad_cams
+
+    classes = np.arange(len(real_faces)) % 7
+    batched = grad_cams(model, real_faces, classes, batch_size=3)  # batches that do not divide the faces
+    single = np.stack([grad_cam(model, face, int(c)) for face, c in zip(real_faces, classes, strict=True)])
+    np.testing.assert_allclose(batched, single, atol=1e-5)
+
+
+def test_class_attention_averages_random_correct_faces_per_class(model, real_faces: np.ndarray) -> None:
+    from fer_core.gradcam import class_attention
+
+    faces = np.concatenate([real_faces] * 4)
+    labels = np.arange(len(faces)) % 7
+    probabilities = np.full((len(faces), 7), 0.01)
+    probabilities[np.arange(len(faces)), labels] = np.linspace(0.3, 0.9, len(faces))  # all correct, rising confidence
+    probabilities[labels == 6, 0] = 0.95  # every 'neutral' face wrong
+    attention = class_attention(model, faces, labels, probabilities, per_class=2, seed=1)
+    assert [item["faces"] for item in attention] == [2] * 6 + [0]
+    assert [item["correct"] for item in attention] == [int((labels == c).sum()) for c in range(6)] + [0]
+    assert all(item["heat"].min() >= 0 and item["heat"].max() <= 1 and item["heat"].shape == (48, 48) for item in attention)
+    assert not attention[6]["heat"].any()  # no correct face, no map
