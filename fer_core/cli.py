@@ -424,6 +424,28 @@ def _predict(args: argparse.Namespace) -> int:
     return 2 if failures else 0
 
 
+@command("predict-video")
+def _predict_video(args: argparse.Namespace) -> int:
+    from fer_core.expression_timeline import expression_shares, shares_line
+    from fer_core.predictor import Predictor
+    from fer_core.video import analyse_video
+
+    video = Path(args.video)
+    if not video.is_file():
+        raise FerError(f"{video}: no such file")
+    predictor = Predictor.from_model(_model_path(args), detector=args.detector)
+    analysis = analyse_video(video, predictor, every_nth=args.every, smoothing=not args.no_smoothing, key_frame_count=0)
+    timeline = analysis.timeline
+    with_face = int((timeline["faces"] > 0).sum())
+    print(f"{video.name}: {len(timeline)} frames analysed of {analysis.frames_total} ({analysis.fps:.0f} fps); a face in {with_face}")
+    if with_face:
+        print("leading expression: " + shares_line(expression_shares(timeline)))
+    if args.out:
+        _write_csv(timeline, Path(args.out))
+        print(f"wrote the timeline to {args.out}")
+    return 0
+
+
 @command("bench")
 def _bench(args: argparse.Namespace) -> int:
     from fer_core.bench import run_benchmark
@@ -535,6 +557,14 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--tta", default="flip-zoom", choices=TTA_MODES,
                          help="test-time augmentation per face (default flip-zoom, six passes, as the Photos page's stills)")
     predict.add_argument("--json", action="store_true")
+
+    predict_video = sub.add_parser("predict-video", help="the main face's expression through a video file, as a timeline CSV")
+    predict_video.add_argument("video")
+    predict_video.add_argument("--out", help="write the timeline here (time_s, frame, faces, label, seven probabilities)")
+    predict_video.add_argument("--every", type=int, default=5, help="analyse every Nth frame (default %(default)s, as the app)")
+    predict_video.add_argument("--no-smoothing", action="store_true", help="raw per-frame probabilities (default: smoothed, as the app)")
+    predict_video.add_argument("--model")
+    predict_video.add_argument("--detector", default=DEFAULT_DETECTOR, choices=("haar", "blazeface"), help="default: as the app (%(default)s)")
 
     lighting = sub.add_parser("bench-lighting", help="Live's accuracy on a split in other light, with and without matching crops")
     lighting.add_argument("--data", required=True)

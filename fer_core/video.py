@@ -38,7 +38,7 @@ def analyse_video(
         total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
         step = max(every_nth, int(np.ceil(total / MAX_ANALYSED_FRAMES)) if total else every_nth)
         smoother = ProbabilitySmoother() if smoothing else None
-        rows, annotated_frames = [], []
+        rows, candidates, stride = [], [], 1  # candidates: evenly spaced analysed frames, at most 2 x key_frame_count
         index = 0
         while True:
             grabbed = capture.grab()
@@ -54,8 +54,11 @@ def analyse_video(
                 row = {"time_s": index / fps, "frame": index, "faces": len(faces), "label": faces[0].label if faces else ""}
                 probabilities = faces[0].probabilities if faces else np.full(len(CLASS_NAMES), np.nan)
                 row.update({name: float(p) for name, p in zip(CLASS_NAMES, probabilities, strict=True)})
+                if key_frame_count and len(rows) % stride == 0:
+                    candidates.append((index / fps, frame, faces))
+                    if len(candidates) > 2 * key_frame_count:  # keep every other one: memory stays bounded
+                        candidates, stride = candidates[::2], stride * 2
                 rows.append(row)
-                annotated_frames.append((index / fps, frame, faces))
                 if len(rows) >= MAX_ANALYSED_FRAMES:
                     break
                 if on_progress and total:
@@ -65,8 +68,8 @@ def analyse_video(
         capture.release()
     if not rows:
         raise FerError(f"{path.name}: no frames could be decoded")
-    picks = np.unique(np.linspace(0, len(annotated_frames) - 1, min(key_frame_count, len(annotated_frames))).astype(int))
-    key_frames = [(annotated_frames[i][0], annotate(annotated_frames[i][1], annotated_frames[i][2])) for i in picks]
+    picks = np.unique(np.linspace(0, len(candidates) - 1, min(key_frame_count, len(candidates))).astype(int))
+    key_frames = [(candidates[i][0], annotate(candidates[i][1], candidates[i][2])) for i in picks]
     if on_progress:
         on_progress(1.0)
     return VideoAnalysis(pd.DataFrame(rows), key_frames, fps, total or index)

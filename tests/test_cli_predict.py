@@ -50,3 +50,34 @@ def test_missing_default_model_is_a_clear_error(tmp_path: Path) -> None:
     cv2.imwrite(str(image), np.full((64, 64, 3), 100, np.uint8))
     result = run_cli("predict", str(image), "--model", str(tmp_path / "none.keras"))
     assert result.returncode == 2 and result.stderr.startswith("error: model file not found")
+
+
+def test_predict_video_prints_a_summary_and_writes_the_timeline(tmp_path: Path, tiny_model_file: Path, real_faces) -> None:
+    import pandas as pd
+
+    clip = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(clip), cv2.VideoWriter_fourcc(*"MJPG"), 10, (320, 240))
+    for index in range(20):
+        frame = np.full((240, 320, 3), 100, np.uint8)
+        if index < 15:  # the last five frames have nobody in them
+            paste_face(frame, real_faces[0], 80, 40, 150)
+        writer.write(frame)
+    writer.release()
+    out = tmp_path / "timeline.csv"
+    result = run_cli("predict-video", str(clip), "--every", "2", "--out", str(out), "--model", str(tiny_model_file))
+    assert result.returncode == 0, result.stderr[-1500:]
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("clip.avi: 10 frames analysed of 20 (10 fps); a face in ")
+    assert lines[1].startswith("leading expression: ") and lines[-1] == f"wrote the timeline to {out}"
+    timeline = pd.read_csv(out)
+    assert len(timeline) == 10 and timeline["frame"].tolist() == list(range(0, 20, 2))
+    assert (timeline["faces"].iloc[8:] == 0).all() and timeline["happy"].iloc[8:].isna().all()
+
+
+def test_predict_video_refuses_a_missing_or_unreadable_file_in_one_line(tmp_path: Path, tiny_model_file: Path) -> None:
+    fake = tmp_path / "fake.mp4"
+    fake.write_bytes(b"not a video")
+    for path, message in [(tmp_path / "none.mp4", "none.mp4: no such file"), (fake, "fake.mp4: not a readable video")]:
+        result = run_cli("predict-video", str(path), "--model", str(tiny_model_file))
+        assert result.returncode == 2 and result.stderr.startswith("error: ") and message in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1  # no traceback

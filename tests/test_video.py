@@ -42,3 +42,17 @@ def test_a_file_that_is_not_a_video_is_refused(tmp_path: Path, tiny_model_file: 
     predictor = Predictor(FastClassifier(load_classifier(tiny_model_file)), BlazeFaceDetector())
     with pytest.raises(FerError, match="fake.mp4"):
         analyse_video(path, predictor)
+
+
+def test_key_frames_span_a_long_video_without_keeping_every_frame(tmp_path: Path, tiny_model_file: Path) -> None:
+    path = tmp_path / "long.avi"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 10, (160, 120))
+    for index in range(200):
+        writer.write(np.full((120, 160, 3), index % 250, np.uint8))
+    writer.release()
+    predictor = Predictor(FastClassifier(load_classifier(tiny_model_file)), BlazeFaceDetector())
+    analysis = analyse_video(path, predictor, every_nth=1, key_frame_count=4)
+    times = [time_s for time_s, _ in analysis.key_frames]
+    assert len(analysis.timeline) == 200 and len(times) == 4 and times == sorted(times)
+    assert times[0] == 0 and times[-1] >= 0.75 * 19.9  # spread over the video, not its first frames
+    assert analyse_video(path, predictor, every_nth=10, key_frame_count=0).key_frames == []
