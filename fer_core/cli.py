@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from fer_core.errors import FerError
 from fer_core.faces import DEFAULT_DETECTOR
@@ -464,6 +465,17 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 WITHOUT_COPIES_HELP = "leave out faces whose image is also in Training (scored on memory, not generalisation)"
+def _positive_int(text: str) -> int:
+    """argparse type for counts: 0 analysed no frame (or divided by zero) and timed no run (printing nan)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
 TTA_ARGUMENT = {
     "nargs": "?", "const": "flip", "default": "none", "choices": TTA_MODES,
     "help": "test-time augmentation: flip (the default with a bare --tta) averages each face with its mirror image; "
@@ -471,12 +483,20 @@ TTA_ARGUMENT = {
 }
 
 
+class _OneLineErrors(argparse.ArgumentParser):
+    """A usage mistake ends in one line, as every other CLI error here does (argparse printed the
+    whole usage block first); ``--help`` still shows it."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {self.prog}: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from fer_core.architectures import ARCHITECTURES
     from fer_core.config import OPTIMISERS, PRECISIONS, SCHEDULES, TrainConfig
 
     defaults = TrainConfig()
-    parser = argparse.ArgumentParser(prog="python -m fer_core", description="FER Studio: facial expression recognition on FER2013.")
+    parser = _OneLineErrors(prog="python -m fer_core", description="FER Studio: facial expression recognition on FER2013.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     info = sub.add_parser("info", help="summarise a dataset: rows per split and class, duplicates")
@@ -561,7 +581,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict_video = sub.add_parser("predict-video", help="the main face's expression through a video file, as a timeline CSV")
     predict_video.add_argument("video")
     predict_video.add_argument("--out", help="write the timeline here (time_s, frame, faces, label, seven probabilities)")
-    predict_video.add_argument("--every", type=int, default=5, help="analyse every Nth frame (default %(default)s, as the app)")
+    predict_video.add_argument("--every", type=_positive_int, default=5, help="analyse every Nth frame (default %(default)s, as the app)")
     predict_video.add_argument("--no-smoothing", action="store_true", help="raw per-frame probabilities (default: smoothed, as the app)")
     predict_video.add_argument("--model")
     predict_video.add_argument("--detector", default=DEFAULT_DETECTOR, choices=("haar", "blazeface"), help="default: as the app (%(default)s)")
@@ -574,7 +594,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="median detection / classification / whole-frame milliseconds at 640x480")
     bench.add_argument("--model")
     bench.add_argument("--detector", nargs="+", default=["haar", "blazeface"], choices=("haar", "blazeface"))
-    bench.add_argument("--runs", type=int, default=100)
+    bench.add_argument("--runs", type=_positive_int, default=100)
     bench.add_argument("--json", action="store_true")
 
     publish = sub.add_parser("publish", help="make a run's best model the app's default (lean .keras + verified TFLite)")
@@ -593,7 +613,7 @@ def build_parser() -> argparse.ArgumentParser:
     search.add_argument("models", nargs="+", metavar="MODEL", help="run ids/folders (their best.keras) or .keras files")
     search.add_argument("--data", required=True, help="dataset to score on")
     search.add_argument("--split", default="PublicTest", help="the selection split (never the independent test split)")
-    search.add_argument("--top", type=int, default=15, help="how many subsets to print")
+    search.add_argument("--top", type=_positive_int, default=15, help="how many subsets to print")
     search.add_argument("--json", action="store_true")
     return parser
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from conftest import REPO_ROOT, write_fer_csv
 
 
@@ -55,3 +56,18 @@ def test_bench_data_prints_cold_and_cached_times(tmp_path: Path, faces) -> None:
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout)
     assert figures["rows"] == 14 and figures["cold_s"] > 0 and figures["cached_s"] > 0
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["nosuch"], "invalid choice: 'nosuch'"),
+        (["predict-video", "clip.mp4", "--every", "0"], "argument --every: must be at least 1, not 0"),
+        (["bench", "--runs", "many"], "argument --runs: not a whole number: 'many'"),
+        (["info"], "the following arguments are required: path"),
+    ],
+)
+def test_a_usage_mistake_is_one_error_line(args: list[str], said: str) -> None:
+    result = run_cli(*args)
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("error: python -m fer_core") and said in result.stderr
