@@ -16,7 +16,7 @@ from fer_core.expression_timeline import expression_shares, shares_line
 from fer_core.faces import DEFAULT_DETECTOR, DETECTOR_HELP, DETECTORS
 from fer_core.live import LiveProcessor
 from ui.bootstrap import bootstrap
-from ui.faces_view import download_buttons, face_report
+from ui.faces_view import captures_zip, download_buttons, face_report
 from ui.models import load_model, model_sidebar
 from ui.predictors import session_predictor
 from ui.settings import all_settings
@@ -164,9 +164,15 @@ with result_column:
 captures = st.session_state.captures
 if captures:
     st.subheader(f"Captures ({len(captures)})")
-    if st.button("Clear captures", key="clear_captures"):
+    clear_column, zip_column = st.columns(2)
+    if clear_column.button("Clear captures", key="clear_captures"):
         st.session_state.captures = []
         st.rerun()
+    zip_column.download_button(
+        "All captures (ZIP)", data=lambda: captures_zip(captures), file_name=f"captures-{time.strftime('%Y%m%d-%H%M%S')}.zip",
+        mime="application/zip", on_click="ignore", key="captures_zip",
+        help="Every capture's annotated frame (PNG) and one faces.csv with a row per face and all seven probabilities.",
+    )
 for index, item in enumerate(captures):
     snapshot = item["snapshot"]
     stamp = time.strftime("%H:%M:%S", time.localtime(snapshot.captured_at))

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from conftest import REPO_ROOT, random_faces, seeded_tiny_model, write_fer_csv
 from streamlit.testing.v1 import AppTest
 
 from fer_core.labels import CLASS_NAMES
 from fer_core.paths import DEFAULT_MODEL_PATH
+from ui.faces_view import captures_zip
 
 PAGES = REPO_ROOT / "pages"
 
@@ -408,6 +412,13 @@ def test_live_callback_annotates_frames_and_capture_fills_the_gallery(finished_r
     app.button(key="capture").click().run()
     assert not app.exception, [e.value for e in app.exception]
     assert any("Captures (2)" in h.value for h in app.subheader)
+    assert "captures_zip" in {b.key for b in app.get("download_button")}
+    with zipfile.ZipFile(io.BytesIO(captures_zip(app.session_state["captures"]))) as bundle:
+        names = bundle.namelist()
+        faces = pd.read_csv(bundle.open("faces.csv"))
+    assert sorted(n for n in names if n.endswith(".png")) == [n for n in names if n.startswith("capture-00")] and len(names) == 3
+    assert faces["capture"].tolist() == [1, 2] and set(faces["image"]) <= set(names)
+    assert list(faces.columns[-7:]) == list(CLASS_NAMES) and faces[list(CLASS_NAMES)].sum(axis=1).round(3).eq(1).all()
 
 
 def test_live_challenge_names_an_expression_and_skip_moves_on(finished_run: Path, camera_stand_in: list[dict], real_faces) -> None:
