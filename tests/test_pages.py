@@ -441,6 +441,11 @@ def test_live_challenge_names_an_expression_and_skip_moves_on(finished_run: Path
     game = app.session_state["challenge"]
     assert game.attempts[0].target == first and game.attempts[0].gave_up and game.current.target != first
     assert any(c.value.startswith("0 of 1 made; not granted: " + first) for c in app.caption)
+    game.limit_s = 0.0  # the next target runs out of time at once
+    camera_stand_in[-1]["callback"](av.VideoFrame.from_ndarray(frame, format="bgr24"))
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert [t.value for t in app.toast] == [f"**{game.attempts[1].target}** not granted this time (best {game.attempts[1].best:.0%})."]
     app.toggle(key="live_challenge").set_value(False).run()
     assert "challenge" not in app.session_state and not [m for m in app.markdown if m.value.startswith("### Show")]
 
