@@ -15,6 +15,14 @@ CLASS_COLOURS: dict[str, str] = {
     "neutral": "#7f7f7f",
 }
 
+# Said wherever the app shows a prediction about a person's face (Home, Live, Photos): the model
+# card's "intended use and limits" in one sentence, where people see the answers, not only in the card.
+WHAT_IT_READS = (
+    "It reads the expression on a face, not what the person feels, and it errs: even the default model misreads "
+    "about one FER2013 test face in three (fear, sad and disgust most). For learning and play, never for decisions "
+    "about people."
+)
+
 
 def class_index(name: str) -> int:
     """Map a class name (any case, surrounding spaces ignored) to its FER label."""

@@ -5,7 +5,7 @@ import json
 import streamlit as st
 
 from fer_core.dataset_sources import HOW_TO_GET, find_datasets
-from fer_core.labels import CLASS_NAMES
+from fer_core.labels import CLASS_NAMES, WHAT_IT_READS
 from fer_core.paths import DEFAULT_MODEL_DIR
 from fer_core.significance import describe_interval
 from ui.bootstrap import bootstrap
@@ -24,6 +24,7 @@ st.markdown(
     "**Space** captures, **Esc** stops.\n"
     "- **Photos & video**: the same model on uploaded photos, a camera snapshot or a video file."
 )
+st.caption(WHAT_IT_READS)
 st.subheader("Where to start")
 STARTS = [
     ("pages/photos.py", "Try it on a photo", ":material/photo_library:",

@@ -14,6 +14,7 @@ from fer_core import charts
 from fer_core.challenge import ExpressionChallenge
 from fer_core.expression_timeline import expression_shares, shares_line
 from fer_core.faces import DEFAULT_DETECTOR, DETECTOR_HELP, DETECTORS
+from fer_core.labels import WHAT_IT_READS
 from fer_core.live import LiveProcessor
 from ui.bootstrap import bootstrap
 from ui.faces_view import captures_zip, download_buttons, face_report
@@ -38,6 +39,7 @@ challenge_on = st.sidebar.toggle("Expression challenge", False, key="live_challe
                                       "Seven per round, 20 s each. Some it rarely grants: that is its per-class recall, felt.")
 if not challenge_on:
     st.session_state.pop("challenge", None)  # switching it off and on starts a new game
+st.sidebar.caption(WHAT_IT_READS)
 if chosen is None:
     st.stop()
 model_label, model_path = chosen

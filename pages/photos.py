@@ -11,6 +11,7 @@ from fer_core.errors import FerError
 from fer_core.expression_timeline import expression_shares, shares_line
 from fer_core.faces import DEFAULT_DETECTOR, DETECTOR_HELP, DETECTORS
 from fer_core.images import decode_image
+from fer_core.labels import WHAT_IT_READS
 from fer_core.video import analyse_video
 from ui.bootstrap import bootstrap
 from ui.faces_view import download_buttons, face_report
@@ -29,6 +30,7 @@ thorough = st.sidebar.toggle("Thorough stills", True, key="photo_thorough",
                              help="Average each face over six views (mirror image and 0.9x/1.1x zoom): about 1.2 points "
                                   "more accurate on PublicTest than the live setting, at six passes per face. Videos "
                                   "always use the live setting.")
+st.sidebar.caption(WHAT_IT_READS)
 if chosen is None:
     st.stop()
 model_label, model_path = chosen

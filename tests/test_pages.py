@@ -14,7 +14,7 @@ import pytest
 from conftest import REPO_ROOT, random_faces, seeded_tiny_model, write_fer_csv
 from streamlit.testing.v1 import AppTest
 
-from fer_core.labels import CLASS_NAMES
+from fer_core.labels import CLASS_NAMES, WHAT_IT_READS
 from fer_core.paths import DEFAULT_MODEL_PATH
 from ui.faces_view import captures_zip
 
@@ -52,6 +52,9 @@ def test_home_names_the_app_and_links_where_to_start(small_dataset: Path) -> Non
     assert not app.exception, [e.value for e in app.exception]
     assert app.title[0].value == "FER Studio"
     assert [link.proto.page for link in app.get("page_link")] == ["photos", "live", "train", "evaluate"]
+    assert WHAT_IT_READS in {c.value for c in app.caption}
+    shipped = json.loads((DEFAULT_MODEL_PATH.parent / "metrics.json").read_text())
+    assert "one FER2013 test face in three" in WHAT_IT_READS and abs((1 - shipped["accuracy"]) - 1 / 3) < 0.05  # still true
     assert any("fer2013.csv" in s.value for s in app.success)
     accuracy = next(m for m in app.metric if m.label == "PublicTest accuracy")
     assert "95% interval" in accuracy.proto.help and "3,589 faces" in accuracy.proto.help
@@ -372,6 +375,7 @@ def test_live_page_start_and_stop_drive_the_stream(finished_run: Path, camera_st
     assert any("equalised first" in c.value for c in app.sidebar.caption)  # the shipped model learnt from equalised faces
     assert app.button(key="capture").disabled and app.button(key="stop").disabled
     assert any("No webcam? **Photos & video** has an example photo" in info.value for info in app.info)
+    assert WHAT_IT_READS in {c.value for c in app.sidebar.caption}
     assert not app.get("download_button")  # no timeline before a camera ever ran
     app.button(key="start").click().run()
     assert camera_stand_in[-1]["playing"] is True
