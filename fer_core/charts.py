@@ -185,6 +185,21 @@ def reliability_figure(bins: Sequence[dict]) -> go.Figure:
     return figure
 
 
+def selective_accuracy_figure(table: pd.DataFrame, overall: float) -> go.Figure:
+    """Coverage and accuracy against the confidence below which the model would say "not sure"."""
+    figure = go.Figure()
+    figure.add_scatter(x=table["threshold"], y=table["accuracy"], mode="lines+markers", name="accuracy on the faces it answers",
+                       customdata=table["faces"], hovertemplate="at %{x:.0%}: %{y:.1%} right of %{customdata} faces<extra></extra>")
+    figure.add_scatter(x=table["threshold"], y=table["coverage"], mode="lines+markers", name="share of faces it answers",
+                       hovertemplate="at %{x:.0%}: answers %{y:.1%}<extra></extra>")
+    figure.add_hline(y=overall, line={"dash": "dash", "color": "grey"}, annotation_text=f"answering every face: {overall:.1%}",
+                     annotation_position="bottom right")
+    figure.update_layout(xaxis={"range": [0, 1], "tickformat": ".0%", "title": "say 'not sure' below this confidence"},
+                         yaxis={"range": [0, 1.02], "tickformat": ".0%"}, margin={"t": 30, "b": 10}, height=360,
+                         legend={"orientation": "h", "y": 1.12})
+    return figure
+
+
 def probability_timeline_figure(
     timeline: pd.DataFrame, *, height: int | None = None, legend: bool = True, window_s: float | None = None,
 ) -> go.Figure:

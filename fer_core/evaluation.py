@@ -87,6 +87,27 @@ def classification_report(labels: np.ndarray, probabilities: np.ndarray) -> dict
     }
 
 
+def selective_accuracy(labels: np.ndarray, probabilities: np.ndarray, thresholds: np.ndarray | None = None) -> pd.DataFrame:
+    """What the model would score if it could say "not sure": for each confidence threshold, the
+    share of faces whose top probability reaches it (coverage) and the accuracy on those alone.
+
+    Calibration says whether 80 % means 80 %; this says what abstaining buys, the trade Live's
+    "Say 'not sure' below" makes. Accuracy is NaN where no face is answered.
+    """
+    import pandas as pd
+
+    thresholds = np.round(np.arange(0.0, 1.0, 0.05), 2) if thresholds is None else np.asarray(thresholds)
+    confidence = probabilities.max(axis=1)
+    correct = probabilities.argmax(axis=1) == labels
+    rows = []
+    for threshold in thresholds:
+        answered = confidence >= threshold
+        count = int(answered.sum())
+        rows.append({"threshold": float(threshold), "coverage": count / len(labels) if len(labels) else 0.0, "faces": count,
+                     "accuracy": float(correct[answered].mean()) if count else float("nan")})
+    return pd.DataFrame(rows)
+
+
 def predictions_table(labels: np.ndarray, probabilities: np.ndarray, in_training: np.ndarray) -> pd.DataFrame:
     """One row per face (its position in the split), true and predicted class, whether the same
     image is in Training, and every class's probability: what a researcher needs to redo any

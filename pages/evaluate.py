@@ -14,6 +14,7 @@ from fer_core.evaluation import (
     describe_training_copies,
     predict_probabilities,
     predictions_table,
+    selective_accuracy,
     training_copies_breakdown,
 )
 from fer_core.gradcam import class_attention, overlay
@@ -155,6 +156,14 @@ cols[0].metric("Calibration error (ECE)", f"{report['expected_calibration_error'
 cols[0].caption("Faces grouped by the probability of the top class (the figure Live and Photos show). "
                 "Bars under the dashed line: the model claims more than it delivers; above: it is too modest.")
 cols[1].plotly_chart(charts.reliability_figure(reliability_bins(rows.labels, probabilities)), key="reliability")
+
+st.subheader("If it may say 'not sure'")
+selective = selective_accuracy(rows.labels, probabilities)
+st.plotly_chart(charts.selective_accuracy_figure(selective, report["accuracy"]), key="selective")
+at_half = selective.loc[selective["threshold"] == 0.5].iloc[0]
+st.caption(f"Answering only when at least 50 % sure, it answers {at_half['coverage']:.0%} of these faces and gets "
+           f"{at_half['accuracy']:.1%} of them right (every face: {report['accuracy']:.1%}). Live's \"Say 'not sure' below\" "
+           "makes this trade on the video." if at_half["faces"] else "No face reaches 50 % confidence.")
 
 st.subheader("Most confident mistakes")
 cols = st.columns(3)

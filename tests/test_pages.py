@@ -247,7 +247,8 @@ def test_evaluate_page_reports_metrics_for_a_run_model(finished_run: Path, small
     labels = {m.label: m.value for m in app.metric}
     assert labels["Faces"] == "14"
     assert 0 <= float(labels["Accuracy"].rstrip("%")) <= 100
-    assert len(app.get("plotly_chart")) == 3  # per class, confusion, reliability
+    assert len(app.get("plotly_chart")) == 4  # per class, confusion, reliability, not sure
+    assert any("Answering only when at least 50 % sure" in c.value or c.value == "No face reaches 50 % confidence." for c in app.caption)
     assert 0 <= float(labels["Calibration error (ECE)"].rstrip("%")) <= 100
     assert {"download_metrics", "download_predictions"} <= {b.key for b in app.get("download_button")}
     assert any("95% interval" in c.value for c in app.caption)
@@ -289,7 +290,7 @@ def test_evaluate_page_shows_where_the_model_looked_for_a_mistake(finished_run: 
     assert not app.exception, [e.value for e in app.exception]
     captions = {picture.caption for image in app.get("image") for picture in image.proto.imgs}
     assert {f"Grad-CAM for '{predicted_name}' (predicted)", f"Grad-CAM for '{true_name}' (true)", f"true: {true_name}"} <= captions
-    assert len(app.get("plotly_chart")) == 4  # per class, confusion, reliability, and this face's bars
+    assert len(app.get("plotly_chart")) == 5  # per class, confusion, reliability, not sure, and this face's bars
 
 
 def test_evaluate_page_averages_grad_cam_per_class_when_asked(finished_run: Path, small_dataset: Path) -> None:
@@ -423,6 +424,21 @@ def test_live_callback_annotates_frames_and_capture_fills_the_gallery(finished_r
     assert sorted(n for n in names if n.endswith(".png")) == [n for n in names if n.startswith("capture-00")] and len(names) == 3
     assert faces["capture"].tolist() == [1, 2] and set(faces["image"]) <= set(names)
     assert list(faces.columns[-7:]) == list(CLASS_NAMES) and faces[list(CLASS_NAMES)].sum(axis=1).round(3).eq(1).all()
+
+
+def test_live_says_not_sure_below_the_chosen_confidence(finished_run: Path, camera_stand_in: list[dict], real_faces) -> None:
+    import av
+    from conftest import paste_face
+
+    app = run_page("live", timeout=180)
+    app.slider(key="live_unsure").set_value(90).run()  # the untrained test net is never 90 % sure
+    app.button(key="start").click().run()
+    frame = np.full((480, 640, 3), 100, np.uint8)
+    paste_face(frame, real_faces[0], 220, 140, 200)
+    camera_stand_in[-1]["callback"](av.VideoFrame.from_ndarray(frame, format="bgr24"))
+    app.run()
+    assert not app.exception, [e.value for e in app.exception]
+    assert any(re.fullmatch(r"## not sure \((" + "|".join(CLASS_NAMES) + r") \d+%\)", m.value) for m in app.markdown)
 
 
 def test_live_challenge_names_an_expression_and_skip_moves_on(finished_run: Path, camera_stand_in: list[dict], real_faces) -> None:
