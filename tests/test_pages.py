@@ -370,6 +370,16 @@ def camera_stand_in(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
     return calls
 
 
+def feed_a_face(camera_stand_in: list[dict], face: np.ndarray):
+    """One camera frame with a face through the page's frame callback, as WebRTC would send it."""
+    import av
+    from conftest import paste_face
+
+    frame = np.full((480, 640, 3), 100, np.uint8)
+    paste_face(frame, face, 220, 140, 200)
+    return camera_stand_in[-1]["callback"](av.VideoFrame.from_ndarray(frame, format="bgr24"))
+
+
 def test_live_page_start_and_stop_drive_the_stream(finished_run: Path, camera_stand_in: list[dict]) -> None:
     app = run_page("live", timeout=180)
     assert camera_stand_in[-1]["playing"] is False and camera_stand_in[-1]["ice"] == []
@@ -398,14 +408,9 @@ def test_a_start_right_after_a_stop_waits_for_the_browser_to_be_quiet(finished_r
 
 
 def test_live_callback_annotates_frames_and_capture_fills_the_gallery(finished_run: Path, camera_stand_in: list[dict], real_faces) -> None:
-    import av
-    from conftest import paste_face
-
     app = run_page("live", timeout=180)
     app.button(key="start").click().run()
-    frame = np.full((480, 640, 3), 100, np.uint8)
-    paste_face(frame, real_faces[0], 220, 140, 200)
-    out = camera_stand_in[-1]["callback"](av.VideoFrame.from_ndarray(frame, format="bgr24"))
+    out = feed_a_face(camera_stand_in, real_faces[0])
     assert out.to_ndarray(format="bgr24").shape == (480, 640, 3)
     app.button(key="capture").click().run()
     assert not app.exception, [e.value for e in app.exception]
@@ -427,42 +432,32 @@ def test_live_callback_annotates_frames_and_capture_fills_the_gallery(finished_r
 
 
 def test_live_says_not_sure_below_the_chosen_confidence(finished_run: Path, camera_stand_in: list[dict], real_faces) -> None:
-    import av
-    from conftest import paste_face
-
     app = run_page("live", timeout=180)
     app.slider(key="live_unsure").set_value(90).run()  # the untrained test net is never 90 % sure
     app.button(key="start").click().run()
-    frame = np.full((480, 640, 3), 100, np.uint8)
-    paste_face(frame, real_faces[0], 220, 140, 200)
-    camera_stand_in[-1]["callback"](av.VideoFrame.from_ndarray(frame, format="bgr24"))
+    feed_a_face(camera_stand_in, real_faces[0])
     app.run()
     assert not app.exception, [e.value for e in app.exception]
     assert any(re.fullmatch(r"## not sure \((" + "|".join(CLASS_NAMES) + r") \d+%\)", m.value) for m in app.markdown)
 
 
 def test_live_challenge_names_an_expression_and_skip_moves_on(finished_run: Path, camera_stand_in: list[dict], real_faces) -> None:
-    import av
-    from conftest import paste_face
-
     app = run_page("live", timeout=180)
     app.toggle(key="live_challenge").set_value(True).run()
     app.button(key="start").click().run()
-    frame = np.full((480, 640, 3), 100, np.uint8)
-    paste_face(frame, real_faces[0], 220, 140, 200)
-    camera_stand_in[-1]["callback"](av.VideoFrame.from_ndarray(frame, format="bgr24"))
+    feed_a_face(camera_stand_in, real_faces[0])
     app.run()
     assert not app.exception, [e.value for e in app.exception]
     asked = [m.value for m in app.markdown if m.value.startswith("### Show **")]
     assert len(asked) == 1 and len(app.get("progress")) == 1
     first = app.session_state["challenge"].current.target
-    camera_stand_in[-1]["callback"](av.VideoFrame.from_ndarray(frame, format="bgr24"))  # a fresh frame for the next run
+    feed_a_face(camera_stand_in, real_faces[0])  # a fresh frame for the next run
     app.button(key="challenge_skip").click().run()
     game = app.session_state["challenge"]
     assert game.attempts[0].target == first and game.attempts[0].gave_up and game.current.target != first
     assert any(c.value.startswith("0 of 1 made; not granted: " + first) for c in app.caption)
     game.limit_s = 0.0  # the next target runs out of time at once
-    camera_stand_in[-1]["callback"](av.VideoFrame.from_ndarray(frame, format="bgr24"))
+    feed_a_face(camera_stand_in, real_faces[0])
     app.run()
     assert not app.exception, [e.value for e in app.exception]
     assert [t.value for t in app.toast] == [f"**{game.attempts[1].target}** not granted this time (best {game.attempts[1].best:.0%})."]
