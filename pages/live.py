@@ -1,4 +1,5 @@
-"""Live: the webcam, faces boxed and labelled, per-class bars; Space captures, Esc stops.
+"""Live: the webcam, faces boxed and labelled, per-class bars and their last 30 seconds, an
+expression challenge; Space captures, Esc stops.
 
 The frame callback runs in streamlit-webrtc's worker thread and only calls
 ``LiveProcessor.process``; the page reads the latest result from it a few times a second.
