@@ -11,6 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -51,7 +52,9 @@ class ExpressionTimeline:
     def frame(self, last_s: float | None = None, *, break_gaps: bool = False) -> pd.DataFrame:
         """The record as a table, oldest first, in the video timeline's columns.
 
-        ``time_s`` counts from the first point kept; ``clock`` is the local wall time. ``last_s``
+        ``time_s`` counts from the first point kept; ``utc`` is the wall time in ISO 8601 UTC (the
+        server's local time would be ambiguous: a hosted app's server is rarely in the visitor's
+        time zone). ``last_s``
         keeps only the most recent seconds. ``break_gaps`` (for plots, not for tables) puts a
         row of NaN probabilities where points are more than ``GAP_S`` apart, so the lines break
         there instead of running straight across a stopped camera.
@@ -59,25 +62,24 @@ class ExpressionTimeline:
         with self._lock:
             points = list(self._points)
         if not points:
-            return pd.DataFrame(columns=["time_s", "clock", "faces", "label", *CLASS_NAMES])
+            return pd.DataFrame(columns=["time_s", "utc", "faces", "label", *CLASS_NAMES])
         origin = points[0][0]  # before cutting to last_s, so time_s does not shift as the window slides
         if last_s is not None:
             points = [point for point in points if point[0] >= points[-1][0] - last_s]
         rows, previous = [], None
         for at, faces, probabilities in points:
             if break_gaps and previous is not None and at - previous > GAP_S:
-                rows.append(_row(previous + self._sample_every_s, origin, 0, None, clock=""))
+                rows.append(_row(previous + self._sample_every_s, origin, 0, None, stamped=False))
             rows.append(_row(at, origin, faces, probabilities))
             previous = at
         return pd.DataFrame(rows)
 
 
-def _row(at: float, origin: float, faces: int, probabilities: np.ndarray | None, clock: str | None = None) -> dict:
-    if clock is None:
-        clock = time.strftime("%H:%M:%S", time.localtime(at)) + f".{int(at % 1 * 10)}"
+def _row(at: float, origin: float, faces: int, probabilities: np.ndarray | None, *, stamped: bool = True) -> dict:
+    utc = datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z") if stamped else ""
     values = [np.nan] * len(CLASS_NAMES) if probabilities is None else [float(p) for p in probabilities]
     label = "" if probabilities is None else CLASS_NAMES[int(np.argmax(probabilities))]
-    return {"time_s": round(at - origin, 3), "clock": clock, "faces": faces, "label": label,
+    return {"time_s": round(at - origin, 3), "utc": utc, "faces": faces, "label": label,
             **dict(zip(CLASS_NAMES, values, strict=True))}
 
 

@@ -19,7 +19,8 @@ def test_frames_faster_than_the_sample_step_are_not_kept() -> None:
     kept = [timeline.record([face("happy")], at=1000 + i / 30) for i in range(30)]  # one second at 30 fps
     assert sum(kept) == 5 and len(timeline) == 5
     table = timeline.frame()
-    assert list(table.columns) == ["time_s", "clock", "faces", "label", *CLASS_NAMES]
+    assert list(table.columns) == ["time_s", "utc", "faces", "label", *CLASS_NAMES]
+    assert table["utc"].iloc[0] == "1970-01-01T00:16:40.000Z"  # unambiguous whatever the server's time zone
     assert table["time_s"].iloc[0] == 0 and table["time_s"].is_monotonic_increasing
     assert (table["label"] == "happy").all() and table["happy"].iloc[0] == pytest.approx(0.7)
 
