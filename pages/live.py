@@ -105,7 +105,7 @@ def live_results() -> None:
             st.info("Starting the camera…")
         else:
             st.info("Start the camera to see expressions here. No webcam? **Photos & video** has an example photo."
-                    if not st.session_state.camera_on else "Waiting for video…")
+                    if not st.session_state.camera_on else "Waiting for the camera… If the browser asks, allow it.")
     else:
         if challenge_on:
             challenge_panel(snapshot)

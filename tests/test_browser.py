@@ -50,13 +50,19 @@ def camera_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def browser(camera_video: Path) -> Iterator[object]:
+def driver() -> Iterator[object]:
+    """One Playwright for the module: a second sync_playwright() inside the first one fails."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=launch_args(camera_video), headless=True)
-        yield instance
-        instance.close()
+        yield playwright
+
+
+@pytest.fixture(scope="module")
+def browser(driver, camera_video: Path) -> Iterator[object]:
+    instance = driver.chromium.launch(executable_path=CHROMIUM, args=launch_args(camera_video), headless=True)
+    yield instance
+    instance.close()
 
 
 @pytest.fixture
@@ -123,7 +129,8 @@ def start_camera(page, app: RunningApp) -> None:
     fails with what the page said and the app's WebRTC log."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    gave_up = 'document.body.innerText.includes("did not connect after several tries")'
+    gave_up = ('(document.body.innerText.includes("did not connect after several tries")'
+               ' || document.body.innerText.includes("The camera did not start"))')
     for attempt in range(2):
         page.locator(".st-key-start button").click()
         page.wait_for_function("() => !document.querySelector('.st-key-stop button').disabled", timeout=15_000)
@@ -235,3 +242,24 @@ def test_train_a_tiny_run_watch_its_curves_then_cancel(page, app: RunningApp) ->
     assert_no_exception(page)
     shot(page, "train-cancelled")
 
+
+
+def test_live_without_camera_permission_stops_asking_and_says_what_to_do(driver, app: RunningApp, camera_video: Path) -> None:
+    """Without Chromium's fake permission prompt the camera is refused, as for a visitor who
+    blocks it (or has none). streamlit-webrtc then restarts the failing start in a tight loop in
+    the browser; the page must stop asking and explain, not wait forever."""
+    from ui.webrtc import NO_CAMERA_S
+
+    args = [arg for arg in launch_args(camera_video) if arg != "--use-fake-ui-for-media-stream"]
+    refusing = driver.chromium.launch(executable_path=CHROMIUM, args=args, headless=True)
+    try:
+        page = refusing.new_page(viewport={"width": 1400, "height": 1000})
+        open_page(page, app, "live", "Live")
+        page.locator(".st-key-start button").click()
+        page.get_by_text("The camera did not start").wait_for(timeout=(NO_CAMERA_S + 30) * 1000)
+        page.wait_for_function("() => !document.querySelector('.st-key-start button').disabled", timeout=15_000)
+        assert not page.evaluate(f"({VIDEO_PLAYING})()")
+        assert_no_exception(page)
+        shot(page, "live-camera-refused")
+    finally:
+        refusing.close()

@@ -367,6 +367,7 @@ def camera_stand_in(monkeypatch: pytest.MonkeyPatch) -> list[dict]:
 
     monkeypatch.setattr("ui.webrtc.live_camera", fake_camera)
     monkeypatch.setattr("ui.webrtc.RESTART_PAUSE_S", 0.0)  # the stand-in browser is always quiet
+    monkeypatch.setattr("ui.webrtc.NO_CAMERA_S", 3600.0)  # ... and never signals: no test is slow enough to give up
     return calls
 
 
@@ -405,6 +406,16 @@ def test_a_start_right_after_a_stop_waits_for_the_browser_to_be_quiet(finished_r
     assert any("Starting the camera" in info.value for info in app.info)
     app.button(key="stop").click().run()
     assert not app.button(key="start").disabled
+
+
+def test_a_camera_the_browser_stays_silent_about_is_stopped_with_advice(finished_run: Path, camera_stand_in: list[dict],
+                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("ui.webrtc.NO_CAMERA_S", 0.0)
+    app = run_page("live", timeout=180)
+    app.button(key="start").click().run()  # the stand-in never signals, as a browser with the camera blocked
+    assert not app.exception, [e.value for e in app.exception]
+    assert camera_stand_in[-1]["playing"] is False and not app.button(key="start").disabled
+    assert any(e.value.startswith("The camera did not start: the browser may have blocked it") for e in app.error)
 
 
 def test_live_callback_annotates_frames_and_capture_fills_the_gallery(finished_run: Path, camera_stand_in: list[dict], real_faces) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ui.webrtc import CONNECT_PATIENCE_S, MAX_RECONNECTS, RESTART_PAUSE_S, ice_servers, next_stream_action
+from ui.webrtc import CONNECT_PATIENCE_S, MAX_RECONNECTS, NO_CAMERA_S, RESTART_PAUSE_S, ice_servers, next_stream_action
 
 
 def test_no_settings_means_no_ice_servers_for_local_use() -> None:
@@ -43,3 +43,12 @@ def test_a_stalled_stream_is_stopped_to_be_started_again() -> None:
 @pytest.mark.parametrize("reconnects", [MAX_RECONNECTS, MAX_RECONNECTS + 3])
 def test_after_the_last_reconnect_the_page_gives_up(reconnects: int) -> None:
     assert action(waiting_s=CONNECT_PATIENCE_S + 1, reconnects=reconnects) == "give-up"
+
+
+def test_a_browser_silent_about_the_camera_is_asked_no_longer() -> None:
+    silent = {"signalling": False, "waiting_s": None}
+    assert action(**silent, silent_s=NO_CAMERA_S + 1) == "no-camera"  # blocked or missing: the component loops on its own
+    assert action(**silent, silent_s=NO_CAMERA_S - 1) == "wait"  # time to answer the browser's prompt
+    assert action(**silent, silent_s=None) == "wait"  # it has signalled since this start
+    assert action(**silent, silent_s=NO_CAMERA_S + 1, wanted=False) == "wait"
+    assert action(silent_s=NO_CAMERA_S + 1) == "wait"  # signalling now: the connection watchdog's case

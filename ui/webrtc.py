@@ -75,20 +75,31 @@ CONNECT_PATIENCE_S = 12.0
 # How long the browser must have been stopped before a start (a quiet start opens one connection).
 RESTART_PAUSE_S = 2.0
 MAX_RECONNECTS = 3
+# How long a wanted camera may stay silent (never signalling, never playing) before the page stops
+# asking. streamlit-webrtc 0.79 restarts a failed start at once while desired_playing_state is True:
+# with the camera blocked or missing, headless Chromium logged 53,670 console lines in 24 s and then
+# "Cannot create so many PeerConnections", while the server only ever saw a silent browser. Long
+# enough for a visitor to answer the browser's camera prompt (no signalling until it is answered)
+# and for a loaded machine's first start (signalling came within ~5-10 s in the browser tests).
+NO_CAMERA_S = 20.0
 
 
 def next_stream_action(
     *, wanted: bool, start_pending: bool, playing: bool, signalling: bool, waiting_s: float | None,
-    stopped_s: float | None, reconnects: int,
+    stopped_s: float | None, reconnects: int, silent_s: float | None = None,
 ) -> str:
     """What the Live page should do with the stream now: ``"start"``, ``"stop-to-retry"``,
-    ``"give-up"`` or ``"wait"``.
+    ``"give-up"``, ``"no-camera"`` or ``"wait"``.
 
     ``waiting_s``: time since the browser's offer while not playing; ``stopped_s``: time since
-    the browser was last seen with no stream. Starts wait for a quiet browser (the race above);
-    a stream that has not played ``CONNECT_PATIENCE_S`` after its offer is stopped and started
-    again, ``MAX_RECONNECTS`` times at most.
+    the browser was last seen with no stream; ``silent_s``: time since the camera was wanted
+    without the browser ever signalling or playing. Starts wait for a quiet browser (the race
+    above); a stream that has not played ``CONNECT_PATIENCE_S`` after its offer is stopped and
+    started again, ``MAX_RECONNECTS`` times at most; a browser silent for ``NO_CAMERA_S`` has no
+    camera it may use.
     """
+    if wanted and not (playing or signalling) and silent_s is not None and silent_s > NO_CAMERA_S:
+        return "no-camera"
     if start_pending:
         quiet = not (playing or signalling) and stopped_s is not None and stopped_s >= RESTART_PAUSE_S
         return "start" if quiet else "wait"
@@ -100,7 +111,8 @@ def next_stream_action(
 def stream_status() -> dict:
     """The Live page's stream bookkeeping in the session: when the browser sent its offer,
     since when it has been stopped, whether a start is waiting, and how many restarts."""
-    return st.session_state.setdefault("stream", {"offered_at": None, "stopped_at": None, "start_pending": False, "reconnects": 0})
+    return st.session_state.setdefault("stream", {"offered_at": None, "stopped_at": None, "start_pending": False, "reconnects": 0,
+                                                  "silent_since": None, "heard": False})
 
 
 def request_camera(on: bool) -> None:
@@ -116,7 +128,8 @@ def request_camera(on: bool) -> None:
 def watch_stream(stream_context) -> None:
     """Start a pending stream once the browser is quiet; restart one that has not played a few
     seconds after its offer (timed from the offer, not the click, so a visitor answering the
-    browser's camera prompt is not counted as a failed connection)."""
+    browser's camera prompt is not counted as a failed connection); stop asking for a camera the
+    browser stays silent about (blocked or missing), with a message saying what to do."""
     stream = stream_status()
     state = stream_context.state
     now = time.time()
@@ -128,11 +141,18 @@ def watch_stream(stream_context) -> None:
         stream["stopped_at"] = None
     elif stream["stopped_at"] is None:
         stream["stopped_at"] = now
+    if not st.session_state.camera_on:
+        stream.update(silent_since=None, heard=False)
+    elif state.playing or state.signalling:
+        stream.update(silent_since=None, heard=True)
+    elif not stream.get("heard") and stream.get("silent_since") is None:
+        stream["silent_since"] = now
     action = next_stream_action(
         wanted=st.session_state.camera_on, start_pending=stream["start_pending"], playing=state.playing,
         signalling=state.signalling, reconnects=stream["reconnects"],
         waiting_s=None if stream["offered_at"] is None else now - stream["offered_at"],
         stopped_s=None if stream["stopped_at"] is None else now - stream["stopped_at"],
+        silent_s=None if stream.get("silent_since") is None else now - stream["silent_since"],
     )
     if action == "start":
         st.session_state.camera_on = True
@@ -141,6 +161,15 @@ def watch_stream(stream_context) -> None:
     elif action == "stop-to-retry":
         st.session_state.camera_on = False
         stream.update(start_pending=True, reconnects=stream["reconnects"] + 1, offered_at=None)
+        st.rerun(scope="app")
+    elif action == "no-camera":
+        st.session_state.camera_on = False
+        stream.update(start_pending=False, offered_at=None)
+        st.session_state.stream_error = (
+            "The camera did not start: the browser may have blocked it, or there is no camera. Allow the camera "
+            "(the camera icon in the address bar), then press Start camera again. No webcam? **Photos & video** has "
+            "an example photo."
+        )
         st.rerun(scope="app")
     elif action == "give-up":
         st.session_state.camera_on = False
