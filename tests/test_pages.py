@@ -439,6 +439,7 @@ def test_live_callback_annotates_frames_and_capture_fills_the_gallery(finished_r
         faces = pd.read_csv(bundle.open("faces.csv"))
     assert sorted(n for n in names if n.endswith(".png")) == [n for n in names if n.startswith("capture-00")] and len(names) == 3
     assert faces["capture"].tolist() == [1, 2] and set(faces["image"]) <= set(names)
+    assert faces["utc"].str.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ").all()
     assert list(faces.columns[-7:]) == list(CLASS_NAMES) and faces[list(CLASS_NAMES)].sum(axis=1).round(3).eq(1).all()
 
 

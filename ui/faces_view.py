@@ -90,7 +90,7 @@ def faces_table(faces: list[FaceResult]) -> pd.DataFrame:
 
 def captures_zip(captures: list[dict]) -> bytes:
     """Every Live capture in one archive: each annotated frame as PNG, and one CSV with a row per
-    face (capture, time, model, box, label, seven probabilities) for a spreadsheet or a notebook."""
+    face (capture, UTC time, model, box, label, seven probabilities) for a spreadsheet or a notebook."""
     archive, tables = io.BytesIO(), []
     with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as bundle:
         for item in sorted(captures, key=lambda capture: capture["id"]):
@@ -102,7 +102,7 @@ def captures_zip(captures: list[dict]) -> bytes:
             if table.empty:
                 table = pd.DataFrame([{"face": 0, "label": "no face"}])
             table.insert(0, "capture", item["id"])
-            table.insert(1, "time", time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(snapshot.captured_at)))
+            table.insert(1, "utc", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(snapshot.captured_at)))  # as the timeline CSV
             table.insert(2, "image", picture)
             table.insert(3, "model", item["model"])
             tables.append(table)
