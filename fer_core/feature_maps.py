@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from fer_core.gradcam import _PASS_THROUGH
+from fer_core.gradcam import is_feature_map_layer
 from fer_core.labels import IMAGE_SIZE
 
 
@@ -28,12 +28,8 @@ class BlockMaps:
 def block_layers(model) -> list:
     """The last feature-map layer at each spatial size, in order (one per block)."""
     chosen: dict[tuple[int, int], object] = {}
-    for layer in model.layers:
-        output = getattr(layer, "output", None)
-        if (output is None or len(output.shape) != 4 or layer.name.startswith(("aug_", "rescale"))
-                or type(layer).__name__.endswith(_PASS_THROUGH)):
-            continue
-        chosen[tuple(output.shape[1:3])] = layer  # a later layer at the same size replaces an earlier one
+    for layer in filter(is_feature_map_layer, model.layers):
+        chosen[tuple(layer.output.shape[1:3])] = layer  # a later layer at the same size replaces an earlier one
     if not chosen:
         raise ValueError("the model has no convolutional feature map")
     return list(chosen.values())

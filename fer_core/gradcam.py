@@ -21,11 +21,17 @@ from fer_core.labels import IMAGE_SIZE
 _PASS_THROUGH = ("Pooling2D", "Dropout", "Dropout2D")
 
 
+def is_feature_map_layer(layer) -> bool:
+    """A layer whose output is a feature map the net computed: 4-D, not the input's augmentation
+    or rescaling, not a pooling or dropout that only shrinks or masks the map before it."""
+    output = getattr(layer, "output", None)
+    return (output is not None and len(output.shape) == 4 and not layer.name.startswith(("aug_", "rescale"))
+            and not type(layer).__name__.endswith(_PASS_THROUGH))
+
+
 def _last_feature_layer(model):
     for layer in reversed(model.layers):
-        output = getattr(layer, "output", None)
-        if (output is not None and len(output.shape) == 4 and not layer.name.startswith(("aug_", "rescale"))
-                and not type(layer).__name__.endswith(_PASS_THROUGH)):
+        if is_feature_map_layer(layer):
             return layer
     raise ValueError("the model has no convolutional feature map")
 
