@@ -236,6 +236,7 @@ def _evaluate(args: argparse.Namespace) -> int:
         describe_training_copies,
         predict_probabilities,
         predictions_table,
+        selective_accuracy,
         training_copies_breakdown,
     )
     from fer_core.model_io import load_classifier
@@ -248,6 +249,10 @@ def _evaluate(args: argparse.Namespace) -> int:
               "without_training_copies": args.without_training_copies, **report}
     if in_training.any():
         report["training_copies"] = training_copies_breakdown(rows.labels, probabilities, in_training)
+    report["not_sure"] = [  # None, not NaN, where no face reaches the threshold: NaN is not JSON
+        {**row, "accuracy": row["accuracy"] if row["faces"] else None}
+        for row in selective_accuracy(rows.labels, probabilities, thresholds=[0.5, 0.7]).to_dict(orient="records")
+    ]
     if args.predictions:
         _write_csv(predictions_table(rows.labels, probabilities, in_training), Path(args.predictions))
     if args.json:
@@ -260,6 +265,10 @@ def _evaluate(args: argparse.Namespace) -> int:
               f"(95% interval {low:.4f}-{high:.4f}), calibration error {report['expected_calibration_error']:.4f}")
         if "training_copies" in report:
             print(f"  {describe_training_copies(report['training_copies'])} (--without-training-copies scores only those)")
+        for row in report["not_sure"]:
+            if row["faces"]:
+                print(f"  saying 'not sure' below {row['threshold']:.0%}: answers {row['coverage']:.1%} of faces, "
+                      f"{row['accuracy']:.4f} of those right")
         for name, values in report["per_class"].items():
             print(f"  {name:9s} precision {values['precision']:.3f} recall {values['recall']:.3f} f1 {values['f1']:.3f} n={values['support']}")
     return 0

@@ -76,6 +76,8 @@ def test_cli_evaluate_reports_and_can_leave_out_faces_also_in_training(tmp_path:
     assert full.returncode == 0, full.stderr
     report = json.loads(full.stdout)
     assert report["n"] == 14 and report["training_copies"]["faces"] == 4 and report["training_copies"]["faces_without"] == 10
+    assert [row["threshold"] for row in report["not_sure"]] == [0.5, 0.7]
+    assert all((row["accuracy"] is None) == (row["faces"] == 0) for row in report["not_sure"])  # JSON null, never NaN
     assert pd.read_csv(tmp_path / "p.csv")["in_training"].sum() == 4
     text = run_cli("evaluate", "--data", str(data), "--model", str(tiny_model_file))
     assert "4 of these faces are also in Training" in text.stdout
