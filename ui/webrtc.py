@@ -110,7 +110,8 @@ def next_stream_action(
 
 def stream_status() -> dict:
     """The Live page's stream bookkeeping in the session: when the browser sent its offer,
-    since when it has been stopped, whether a start is waiting, and how many restarts."""
+    since when it has been stopped, whether a start is waiting, how many restarts, and whether
+    the browser has answered the current start at all (or since when it has been silent)."""
     return st.session_state.setdefault("stream", {"offered_at": None, "stopped_at": None, "start_pending": False, "reconnects": 0,
                                                   "silent_since": None, "heard": False})
 
