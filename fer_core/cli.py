@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from fer_core.errors import FerError
-from fer_core.faces import DEFAULT_DETECTOR
+from fer_core.faces import DEFAULT_DETECTOR, DETECTORS
 from fer_core.tta import TTA_LABELS, TTA_MODES
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
@@ -474,6 +474,8 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 WITHOUT_COPIES_HELP = "leave out faces whose image is also in Training (scored on memory, not generalisation)"
+
+
 def _positive_int(text: str) -> int:
     """argparse type for counts: 0 analysed no frame (or divided by zero) and timed no run (printing nan)."""
     try:
@@ -485,6 +487,7 @@ def _positive_int(text: str) -> int:
     return value
 
 
+DETECTOR_ARGUMENT = {"default": DEFAULT_DETECTOR, "choices": list(DETECTORS), "help": "default: as the app (%(default)s)"}
 TTA_ARGUMENT = {
     "nargs": "?", "const": "flip", "default": "none", "choices": TTA_MODES,
     "help": "test-time augmentation: flip (the default with a bare --tta) averages each face with its mirror image; "
@@ -582,7 +585,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict = sub.add_parser("predict", help="find faces in images and classify them")
     predict.add_argument("images", nargs="+")
     predict.add_argument("--model")
-    predict.add_argument("--detector", default=DEFAULT_DETECTOR, choices=("haar", "blazeface"), help="default: as the app (%(default)s)")
+    predict.add_argument("--detector", **DETECTOR_ARGUMENT)
     predict.add_argument("--tta", default="flip-zoom", choices=TTA_MODES,
                          help="test-time augmentation per face (default flip-zoom, six passes, as the Photos page's stills)")
     predict.add_argument("--json", action="store_true")
@@ -593,7 +596,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict_video.add_argument("--every", type=_positive_int, default=5, help="analyse every Nth frame (default %(default)s, as the app)")
     predict_video.add_argument("--no-smoothing", action="store_true", help="raw per-frame probabilities (default: smoothed, as the app)")
     predict_video.add_argument("--model")
-    predict_video.add_argument("--detector", default=DEFAULT_DETECTOR, choices=("haar", "blazeface"), help="default: as the app (%(default)s)")
+    predict_video.add_argument("--detector", **DETECTOR_ARGUMENT)
 
     lighting = sub.add_parser("bench-lighting", help="Live's accuracy on a split in other light, with and without matching crops")
     lighting.add_argument("--data", required=True)
@@ -602,7 +605,7 @@ def build_parser() -> argparse.ArgumentParser:
     lighting.add_argument("--json", action="store_true")
     bench = sub.add_parser("bench", help="median detection / classification / whole-frame milliseconds at 640x480")
     bench.add_argument("--model")
-    bench.add_argument("--detector", nargs="+", default=["haar", "blazeface"], choices=("haar", "blazeface"))
+    bench.add_argument("--detector", nargs="+", default=list(DETECTORS), choices=list(DETECTORS))
     bench.add_argument("--runs", type=_positive_int, default=100)
     bench.add_argument("--json", action="store_true")
 
@@ -634,10 +637,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.environ["FER_RUNS_DIR"] = str(Path(args.out).resolve())
     try:
         return COMMANDS[args.command](args)
-    except FerError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:  # a full disk, a folder without write permission: the user's to fix, no traceback needed
+    except (FerError, OSError) as exc:  # OSError: a full disk, a folder without write permission, the user's to fix
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
