@@ -77,10 +77,15 @@ class ExpressionTimeline:
 
 def _row(at: float, origin: float, faces: int, probabilities: np.ndarray | None, *, stamped: bool = True) -> dict:
     utc = datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z") if stamped else ""
+    return {"time_s": round(at - origin, 3), "utc": utc, "faces": faces, **main_face_columns(probabilities)}
+
+
+def main_face_columns(probabilities: np.ndarray | None) -> dict:
+    """A timeline row's ``label`` and seven class columns for the main face's probabilities; with
+    no face, an empty label and NaN, so a plot breaks its lines there (Live and video timelines)."""
     values = [np.nan] * len(CLASS_NAMES) if probabilities is None else [float(p) for p in probabilities]
     label = "" if probabilities is None else CLASS_NAMES[int(np.argmax(probabilities))]
-    return {"time_s": round(at - origin, 3), "utc": utc, "faces": faces, "label": label,
-            **dict(zip(CLASS_NAMES, values, strict=True))}
+    return {"label": label, **dict(zip(CLASS_NAMES, values, strict=True))}
 
 
 def expression_shares(timeline: pd.DataFrame) -> pd.Series:

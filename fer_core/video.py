@@ -12,7 +12,7 @@ import pandas as pd
 
 from fer_core.drawing import annotate
 from fer_core.errors import FerError
-from fer_core.labels import CLASS_NAMES
+from fer_core.expression_timeline import main_face_columns
 from fer_core.predictor import Predictor, ProbabilitySmoother
 
 MAX_ANALYSED_FRAMES = 900  # bounds the CPU one upload can cost (~30 s of work here)
@@ -51,9 +51,8 @@ def analyse_video(
                 faces = predictor.predict(frame)
                 if smoother is not None:
                     faces = smoother(faces)
-                row = {"time_s": index / fps, "frame": index, "faces": len(faces), "label": faces[0].label if faces else ""}
-                probabilities = faces[0].probabilities if faces else np.full(len(CLASS_NAMES), np.nan)
-                row.update({name: float(p) for name, p in zip(CLASS_NAMES, probabilities, strict=True)})
+                row = {"time_s": index / fps, "frame": index, "faces": len(faces),
+                       **main_face_columns(faces[0].probabilities if faces else None)}
                 if key_frame_count and len(rows) % stride == 0:
                     candidates.append((index / fps, frame, faces))
                     if len(candidates) > 2 * key_frame_count:  # keep every other one: memory stays bounded
