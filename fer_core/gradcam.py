@@ -57,8 +57,8 @@ def grad_cams(model, faces: np.ndarray, classes: np.ndarray, batch_size: int = 6
     from fer_core.ensemble import ensemble_members
 
     nets = ensemble_members(model) or [model]
-    per_net = [_net_cams(net, faces, classes, batch_size) for net in nets]
-    return np.stack([_scaled_to_peak(np.mean([cams[i] for cams in per_net], axis=0)) for i in range(len(faces))])
+    mean = np.mean([_net_cams(net, faces, classes, batch_size) for net in nets], axis=0)  # (n, 48, 48) over the nets
+    return np.stack([_scaled_to_peak(heat) for heat in mean])
 
 
 def _net_cams(net, faces: np.ndarray, classes: np.ndarray, batch_size: int) -> list[np.ndarray]:

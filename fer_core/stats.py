@@ -105,10 +105,10 @@ def training_copies(dataset: FerDataset, split: str, reference: str = "Training"
     copy 280 of PublicTest's 3,589 faces are also in Training, and the shipped model gets 85.7 %
     of them right against 65.3 % of the rest.
     """
-    chosen = dataset.images[dataset.usage == split]
+    chosen = dataset.usage == split
     if split == reference:
-        return np.zeros(len(chosen), dtype=bool)
-    return copies_of(dataset.images[dataset.usage == reference], chosen)
+        return np.zeros(int(chosen.sum()), dtype=bool)
+    return copies_of(dataset.images[dataset.usage == reference], dataset.images[chosen])
 
 
 def copies_of(reference: np.ndarray, images: np.ndarray) -> np.ndarray:
