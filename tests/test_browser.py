@@ -1,7 +1,9 @@
 """The app as a person uses it: Debian's Chromium, driven by Playwright, with a fake camera.
 
 The camera is a .y4m video made here from FER2013 faces (read from ../shared at test time,
-never committed). Screenshots of every step go to test-artifacts/browser/.
+never committed) or, on a machine without ../shared, from faces drawn with OpenCV; the app then
+shows a small random-pixel dataset written at test time, so a fresh clone runs every test.
+Screenshots of every step go to test-artifacts/browser/.
 """
 
 from __future__ import annotations
@@ -14,27 +16,37 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from browser_support import CHROMIUM, REPO_ROOT, VIDEO_PLAYING, RunningApp, launch_args, write_y4m
-from conftest import SHARED_CSV
+from browser_support import CHROMIUM, REPO_ROOT, VIDEO_PLAYING, RunningApp, drawn_face, launch_args, write_y4m
+from conftest import SHARED_CSV, random_faces, write_fer_csv
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "browser"
 CLASSES = ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"]
+FIXTURE_PER_CLASS = {"Training": 40, "PublicTest": 10}  # without ../shared: 350 random faces
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
+def dataset_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The FER2013 dev copy when it is beside the checkout (CI), otherwise a small file in the
+    same layout written here, enough for Explore's charts, Evaluate and a tiny training run."""
+    if SHARED_CSV.exists():
+        return SHARED_CSV
+    usage = [split for split, count in FIXTURE_PER_CLASS.items() for _ in range(7 * count)]
+    labels = np.concatenate([np.tile(np.arange(7), count) for count in FIXTURE_PER_CLASS.values()])
+    return write_fer_csv(tmp_path_factory.mktemp("dataset") / "fer2013.csv", random_faces(len(usage)), labels, usage)
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory, dataset_csv: Path) -> Iterator[RunningApp]:
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
             pytest.fail("chromium is missing in CI: scripts/ensure_chromium.sh should have installed it")
         pytest.skip("chromium is not installed (make browser-deps)")
-    if not SHARED_CSV.exists():
-        pytest.skip("needs the FER2013 dev copy in ../shared for the camera video and Explore")
     if not (REPO_ROOT / "models" / "default" / "model.keras").exists():
         pytest.skip("needs the shipped default model")
     state = tmp_path_factory.mktemp("browser_state")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    env = {"FER2013_PATH": str(SHARED_CSV), "FER_RUNS_DIR": str(state / "runs"), "FER_CACHE_DIR": str(state / "cache")}
+    env = {"FER2013_PATH": str(dataset_csv), "FER_RUNS_DIR": str(state / "runs"), "FER_CACHE_DIR": str(state / "cache")}
     running = RunningApp(env, ARTIFACTS / "streamlit.log")
     yield running
     running.stop()
@@ -42,10 +54,14 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningApp]:
 
 @pytest.fixture(scope="module")
 def camera_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from fer_core.data import load_dataset
+    """Eight happy PublicTest faces, or a drawn face (which both detectors find) without ../shared."""
+    if SHARED_CSV.exists():
+        from fer_core.data import load_dataset
 
-    public = load_dataset(SHARED_CSV).split("PublicTest")
-    faces = public.images[np.flatnonzero(public.labels == 3)[:8]]
+        public = load_dataset(SHARED_CSV).split("PublicTest")
+        faces = public.images[np.flatnonzero(public.labels == 3)[:8]]
+    else:
+        faces = np.stack([drawn_face(96)] * 2)
     return write_y4m(tmp_path_factory.mktemp("camera") / "faces.y4m", faces)
 
 
@@ -103,7 +119,8 @@ def test_every_page_loads_without_an_exception(page, app: RunningApp, path: str,
 def test_explore_shows_its_charts(page, app: RunningApp) -> None:
     open_page(page, app, "explore", "Explore FER2013")
     page.locator(".st-key-balance_chart .js-plotly-plot").wait_for(timeout=60_000)
-    assert page.get_by_text("32,298 faces").count() + page.get_by_text("32298 faces").count() >= 1
+    total = 32_298 if SHARED_CSV.exists() else 7 * sum(FIXTURE_PER_CLASS.values())
+    assert page.get_by_text(f"{total:,} faces").count() + page.get_by_text(f"{total} faces").count() >= 1
     page.get_by_role("tab", name="Mean faces").click()
     page.locator(".st-key-mean_faces .js-plotly-plot").wait_for(timeout=30_000)
     assert_no_exception(page)
