@@ -14,9 +14,42 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn
 
+from fer_core.data.images import decode_image
+from fer_core.data.loading import load_dataset
+from fer_core.data.stats import dataset_summary, training_copies
 from fer_core.errors import FerError
-from fer_core.faces import DEFAULT_DETECTOR, DETECTORS
-from fer_core.tta import TTA_LABELS, TTA_MODES
+from fer_core.evaluation.metrics import (
+    classification_report,
+    classify_in_batches,
+    describe_training_copies,
+    predict_probabilities,
+    predictions_table,
+    probabilities_by_mode,
+    selective_accuracy,
+    training_copies_breakdown,
+)
+from fer_core.evaluation.significance import describe_comparison, paired_comparison
+from fer_core.inference.bench import run_benchmark
+from fer_core.inference.faces import CROP_MARGIN, DEFAULT_DETECTOR, DETECTORS
+from fer_core.inference.lighting import LIGHTING_SHIFTS, framed_on_plain_wall, matched_to_equalised, shifted_lighting
+from fer_core.inference.predictor import Predictor, load_fast_classifier
+from fer_core.inference.timeline import expression_shares, shares_line
+from fer_core.inference.video import analyse_video
+from fer_core.nets.architectures import ARCHITECTURES
+from fer_core.nets.classifiers import FastClassifier, load_classifier
+from fer_core.nets.ensemble import compare_subsets, member_model_path
+from fer_core.nets.publish import (
+    describe_published,
+    previous_default_dir,
+    publish_default_model,
+    publish_ensemble,
+    restore_previous_default,
+)
+from fer_core.nets.tta import TTA_LABELS, TTA_MODES
+from fer_core.paths import DEFAULT_MODEL_DIR, DEFAULT_MODEL_PATH
+from fer_core.training.config import OPTIMISERS, PRECISIONS, SCHEDULES, TrainConfig, portable_path
+from fer_core.training.loop import load_training_data, train_run
+from fer_core.training.runs import create_run, list_runs, request_cancel, resolve_run_dir
 
 COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {}
 
@@ -38,8 +71,6 @@ def _print_json(payload: object) -> None:
 
 @command("info")
 def _info(args: argparse.Namespace) -> int:
-    from fer_core.data import load_dataset
-    from fer_core.stats import dataset_summary
 
     summary = dataset_summary(load_dataset(args.path))
     if args.json:
@@ -60,7 +91,6 @@ def _bench_data(args: argparse.Namespace) -> int:
     import tempfile
     import time
 
-    from fer_core.data import load_dataset
 
     with tempfile.TemporaryDirectory() as cache:
         os.environ["FER_CACHE_DIR"] = cache  # a fresh cache, so 'cold' really parses
@@ -79,9 +109,6 @@ def _bench_data(args: argparse.Namespace) -> int:
 def _bench_lighting(args: argparse.Namespace) -> int:
     import numpy as np
 
-    from fer_core.evaluation import classify_in_batches
-    from fer_core.lighting import LIGHTING_SHIFTS, framed_on_plain_wall, matched_to_equalised, shifted_lighting
-    from fer_core.predictor import CROP_MARGIN, load_fast_classifier
 
     rows = _labelled_split(args.data, args.usage)
     model_path = _model_path(args)
@@ -102,7 +129,7 @@ def _bench_lighting(args: argparse.Namespace) -> int:
         _print_json({"model": str(model_path), "split": args.usage, "n": len(rows), "results": results})
         return 0
     print(f"{model_path} on {args.usage} ({len(rows)} faces), Live's classifier; 'matched': crops whose face box is far "
-          "from histogram-equalised are equalised (fer_core/lighting.py)")
+          "from histogram-equalised are equalised (fer_core/inference/lighting.py)")
     for row in results:
         print(f"  {row['framing']:21s} {row['lighting']:30s} as seen {row['as_seen']:.4f}  matched {row['matched']:.4f}")
     return 0
@@ -113,10 +140,6 @@ def _bench_lighting(args: argparse.Namespace) -> int:
 
 @command("train")
 def _train(args: argparse.Namespace) -> int:
-    from fer_core.config import TrainConfig
-    from fer_core.ensemble import member_model_path
-    from fer_core.runs import create_run, resolve_run_dir
-    from fer_core.training import train_run
 
     if args.resume or args.run:
         run_dir = resolve_run_dir(args.resume or args.run)
@@ -158,7 +181,6 @@ def _train(args: argparse.Namespace) -> int:
 def _runs(args: argparse.Namespace) -> int:
     from dataclasses import asdict
 
-    from fer_core.runs import list_runs
 
     runs = list_runs()
     if args.json:
@@ -176,7 +198,6 @@ def _runs(args: argparse.Namespace) -> int:
 
 @command("cancel")
 def _cancel(args: argparse.Namespace) -> int:
-    from fer_core.runs import request_cancel, resolve_run_dir
 
     request_cancel(resolve_run_dir(args.run))
     return 0
@@ -186,13 +207,11 @@ def _cancel(args: argparse.Namespace) -> int:
 
 
 def _model_path(args: argparse.Namespace) -> Path:
-    from fer_core.paths import DEFAULT_MODEL_PATH
 
     return Path(args.model) if args.model else DEFAULT_MODEL_PATH
 
 
 def _labelled_dataset(path: str):
-    from fer_core.data import load_dataset
 
     dataset = load_dataset(path)
     if not dataset.has_labels:
@@ -210,7 +229,6 @@ def _scored_split(path: str, split: str, *, without_training_copies: bool):
     ``without_training_copies`` leaves those faces out."""
     import numpy as np
 
-    from fer_core.stats import training_copies
 
     dataset = _labelled_dataset(path)
     rows, in_training = dataset.split(split), training_copies(dataset, split)
@@ -231,15 +249,6 @@ def _write_csv(table, out: Path) -> None:
 
 @command("evaluate")
 def _evaluate(args: argparse.Namespace) -> int:
-    from fer_core.evaluation import (
-        classification_report,
-        describe_training_copies,
-        predict_probabilities,
-        predictions_table,
-        selective_accuracy,
-        training_copies_breakdown,
-    )
-    from fer_core.model_io import load_classifier
 
     rows, in_training = _scored_split(args.data, args.usage, without_training_copies=args.without_training_copies)
     model = load_classifier(_model_path(args))
@@ -276,11 +285,6 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 @command("compare")
 def _compare(args: argparse.Namespace) -> int:
-    from fer_core.ensemble import member_model_path
-    from fer_core.evaluation import classification_report, predict_probabilities
-    from fer_core.model_io import load_classifier
-    from fer_core.paths import DEFAULT_MODEL_PATH
-    from fer_core.significance import describe_comparison, paired_comparison
 
     rows, _ = _scored_split(args.data, args.usage, without_training_copies=args.without_training_copies)
     paths = [DEFAULT_MODEL_PATH if source == "default" else member_model_path(source) for source in (args.a, args.b)]
@@ -308,9 +312,6 @@ def _compare(args: argparse.Namespace) -> int:
 def _predict_csv(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from fer_core.data import load_dataset
-    from fer_core.evaluation import predict_probabilities
-    from fer_core.model_io import load_classifier
 
     dataset = load_dataset(args.data, use_cache=False)
     model = load_classifier(_model_path(args))
@@ -323,11 +324,6 @@ def _predict_csv(args: argparse.Namespace) -> int:
 
 @command("publish")
 def _publish(args: argparse.Namespace) -> int:
-    from fer_core.config import TrainConfig
-    from fer_core.export import publish_default_model
-    from fer_core.paths import DEFAULT_MODEL_DIR
-    from fer_core.runs import resolve_run_dir
-    from fer_core.training import load_training_data
 
     run_dir = resolve_run_dir(args.run)
     config = TrainConfig.load(run_dir / "config.json")
@@ -339,7 +335,6 @@ def _publish(args: argparse.Namespace) -> int:
 
 
 def _say_where_the_replaced_default_is(target: Path) -> None:
-    from fer_core.export import describe_published, previous_default_dir
 
     previous = previous_default_dir(target)
     if previous.is_dir():
@@ -349,8 +344,6 @@ def _say_where_the_replaced_default_is(target: Path) -> None:
 
 @command("restore-default")
 def _restore_default(args: argparse.Namespace) -> int:
-    from fer_core.export import describe_published, previous_default_dir, restore_previous_default
-    from fer_core.paths import DEFAULT_MODEL_DIR
 
     target = restore_previous_default(Path(args.target) if args.target else DEFAULT_MODEL_DIR)
     print(f"restored the earlier default model ({describe_published(target)}); "
@@ -360,8 +353,6 @@ def _restore_default(args: argparse.Namespace) -> int:
 
 @command("ensemble")
 def _ensemble(args: argparse.Namespace) -> int:
-    from fer_core.export import publish_ensemble
-    from fer_core.paths import DEFAULT_MODEL_DIR
 
     dataset = _labelled_dataset(args.data)
     rows = dataset.split(args.split)
@@ -379,10 +370,6 @@ def _ensemble(args: argparse.Namespace) -> int:
 
 @command("ensemble-search")
 def _ensemble_search(args: argparse.Namespace) -> int:
-    from fer_core.config import portable_path
-    from fer_core.ensemble import compare_subsets, member_model_path
-    from fer_core.evaluation import probabilities_by_mode
-    from fer_core.model_io import FastClassifier, load_classifier
 
     rows = _labelled_split(args.data, args.split)
     probabilities, parameters = {}, {}
@@ -411,8 +398,6 @@ def _ensemble_search(args: argparse.Namespace) -> int:
 
 @command("predict")
 def _predict(args: argparse.Namespace) -> int:
-    from fer_core.images import decode_image
-    from fer_core.predictor import Predictor
 
     predictor = Predictor.from_model(_model_path(args), detector=args.detector, tta=args.tta)
     results, failures = [], 0
@@ -436,9 +421,6 @@ def _predict(args: argparse.Namespace) -> int:
 
 @command("predict-video")
 def _predict_video(args: argparse.Namespace) -> int:
-    from fer_core.expression_timeline import expression_shares, shares_line
-    from fer_core.predictor import Predictor
-    from fer_core.video import analyse_video
 
     video = Path(args.video)
     if not video.is_file():
@@ -458,7 +440,6 @@ def _predict_video(args: argparse.Namespace) -> int:
 
 @command("bench")
 def _bench(args: argparse.Namespace) -> int:
-    from fer_core.bench import run_benchmark
 
     figures = run_benchmark(_model_path(args), detectors=args.detector, repeats=args.runs)
     if args.json:
@@ -504,8 +485,6 @@ class _OneLineErrors(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from fer_core.architectures import ARCHITECTURES
-    from fer_core.config import OPTIMISERS, PRECISIONS, SCHEDULES, TrainConfig
 
     defaults = TrainConfig()
     parser = _OneLineErrors(prog="python -m fer_core", description="FER Studio: facial expression recognition on FER2013.")

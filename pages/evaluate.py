@@ -6,10 +6,11 @@ import numpy as np
 import streamlit as st
 
 from fer_core import charts
-from fer_core.calibration import reliability_bins
-from fer_core.data import FerDataset
+from fer_core.data.loading import FerDataset
+from fer_core.data.stats import training_copies
 from fer_core.errors import FerError
-from fer_core.evaluation import (
+from fer_core.evaluation.calibration import reliability_bins
+from fer_core.evaluation.metrics import (
     classification_report,
     describe_training_copies,
     predict_probabilities,
@@ -17,11 +18,10 @@ from fer_core.evaluation import (
     selective_accuracy,
     training_copies_breakdown,
 )
-from fer_core.gradcam import class_attention, overlay
+from fer_core.evaluation.significance import describe_comparison, paired_comparison
+from fer_core.explain.gradcam import class_attention, overlay
 from fer_core.labels import CLASS_NAMES
-from fer_core.significance import describe_comparison, paired_comparison
-from fer_core.stats import training_copies
-from fer_core.tta import TTA_LABELS, TTA_MODES
+from fer_core.nets.tta import TTA_LABELS, TTA_MODES
 from ui.bootstrap import bootstrap
 from ui.dataset import dataset_sidebar
 from ui.faces_view import inspect_face

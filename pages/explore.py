@@ -3,12 +3,13 @@
 import numpy as np
 import streamlit as st
 
-from fer_core import charts, stats
-from fer_core.data import FerDataset
-from fer_core.dataset_sources import save_upload
+from fer_core import charts
+from fer_core.data import stats
+from fer_core.data.loading import FerDataset
+from fer_core.data.sources import save_upload
 from fer_core.errors import FerError
+from fer_core.inference.lighting import equalised_share
 from fer_core.labels import CLASS_NAMES
-from fer_core.lighting import equalised_share
 from ui.bootstrap import bootstrap
 from ui.dataset import dataset_sidebar
 from ui.settings import public_demo_mode

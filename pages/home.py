@@ -4,10 +4,10 @@ import json
 
 import streamlit as st
 
-from fer_core.dataset_sources import HOW_TO_GET, find_datasets
+from fer_core.data.sources import HOW_TO_GET, find_datasets
+from fer_core.evaluation.significance import describe_interval
 from fer_core.labels import CLASS_NAMES, WHAT_IT_READS
 from fer_core.paths import DEFAULT_MODEL_DIR
-from fer_core.significance import describe_interval
 from ui.bootstrap import bootstrap
 from ui.settings import public_demo_mode, secrets
 

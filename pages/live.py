@@ -12,11 +12,11 @@ import av
 import streamlit as st
 
 from fer_core import charts
-from fer_core.challenge import ExpressionChallenge
-from fer_core.expression_timeline import expression_shares, shares_line
-from fer_core.faces import DEFAULT_DETECTOR, DETECTOR_HELP, DETECTORS
+from fer_core.inference.challenge import ExpressionChallenge
+from fer_core.inference.faces import DEFAULT_DETECTOR, DETECTOR_HELP, DETECTORS
+from fer_core.inference.live import LiveProcessor
+from fer_core.inference.timeline import expression_shares, shares_line
 from fer_core.labels import WHAT_IT_READS
-from fer_core.live import LiveProcessor
 from ui.bootstrap import bootstrap
 from ui.faces_view import captures_zip, download_buttons, face_report
 from ui.models import load_model, model_sidebar

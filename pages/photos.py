@@ -6,13 +6,13 @@ from pathlib import Path
 import streamlit as st
 
 from fer_core import charts
-from fer_core.drawing import annotate
+from fer_core.data.images import decode_image
 from fer_core.errors import FerError
-from fer_core.expression_timeline import expression_shares, shares_line
-from fer_core.faces import DEFAULT_DETECTOR, DETECTOR_HELP, DETECTORS
-from fer_core.images import decode_image
+from fer_core.inference.drawing import annotate
+from fer_core.inference.faces import DEFAULT_DETECTOR, DETECTOR_HELP, DETECTORS
+from fer_core.inference.timeline import expression_shares, shares_line
+from fer_core.inference.video import analyse_video
 from fer_core.labels import WHAT_IT_READS
-from fer_core.video import analyse_video
 from ui.bootstrap import bootstrap
 from ui.faces_view import download_buttons, face_report
 from ui.models import load_model, model_sidebar

@@ -1,6 +1,6 @@
 """Train a CNN from the browser and watch it learn; compare, resume, delete and publish runs.
 
-Training runs in its own process (``fer_core.runs.start_new_run``): this page only writes
+Training runs in its own process (``fer_core.training.runs.start_new_run``): this page only writes
 a config and then reads the run folder, so a reload or a closed tab loses nothing.
 """
 
@@ -11,12 +11,12 @@ import pandas as pd
 import streamlit as st
 
 from fer_core import charts, paths
-from fer_core.architectures import ARCHITECTURES
-from fer_core.config import OPTIMISERS, SCHEDULES, TrainConfig
-from fer_core.ensemble import MAX_MEMBERS
 from fer_core.errors import FerError
-from fer_core.glimpses import read_glimpses
-from fer_core.runs import (
+from fer_core.nets.architectures import ARCHITECTURES
+from fer_core.nets.ensemble import MAX_MEMBERS
+from fer_core.training.config import OPTIMISERS, SCHEDULES, TrainConfig
+from fer_core.training.glimpses import read_glimpses
+from fer_core.training.runs import (
     ACTIVE_STATES,
     RESUMABLE_STATES,
     delete_run,
@@ -28,7 +28,7 @@ from fer_core.runs import (
     run_dir_for,
     start_new_run,
 )
-from fer_core.weight_averaging import read_weight_average
+from fer_core.training.weight_averaging import read_weight_average
 from ui.bootstrap import bootstrap
 from ui.dataset import dataset_sidebar
 from ui.faces_view import watched_faces
@@ -226,7 +226,7 @@ if len(runs) >= 2:
 if demo:
     st.caption("Public demo: deleting runs and changing the default model are disabled.")
 else:
-    from fer_core.export import (
+    from fer_core.nets.publish import (
         describe_published,
         previous_default_dir,
         publish_default_model,
@@ -241,7 +241,7 @@ else:
                       disabled=still_running or not (selected_summary.path / "best.keras").exists(),
                       help="Wait for the run to end (or cancel it): its best model may still change." if still_running else
                            "Exports and checks the run's best model; the default it replaces is kept and can be restored."):
-        from fer_core.training import load_training_data
+        from fer_core.training.loop import load_training_data
 
         try:
             with st.spinner("Exporting and checking the model…"):

@@ -77,7 +77,7 @@ def seeded_tiny_model(seed: int):
     """
     import keras
 
-    from fer_core.architectures import build_model
+    from fer_core.nets.architectures import build_model
 
     keras.utils.set_random_seed(seed)
     return build_model("tiny")
@@ -97,8 +97,8 @@ def finished_run(tiny_model_file: Path, tmp_path: Path) -> Path:
     import json
     import shutil
 
-    from fer_core.config import TrainConfig
-    from fer_core.runs import create_run
+    from fer_core.training.config import TrainConfig
+    from fer_core.training.runs import create_run
 
     images = random_faces(70, seed=3)
     labels = np.tile(np.arange(7), 10)
@@ -126,7 +126,7 @@ def real_faces() -> np.ndarray:
     """Frontal FER2013 PublicTest faces, read from ../shared at test time (never committed)."""
     if not SHARED_CSV.exists():
         pytest.skip(f"the FER2013 dev copy is not at {SHARED_CSV}")
-    from fer_core.data import load_dataset
+    from fer_core.data.loading import load_dataset
 
     public = load_dataset(SHARED_CSV).split("PublicTest")
     happy_and_neutral = np.flatnonzero(np.isin(public.labels, (3, 6)))

@@ -56,7 +56,7 @@ def app(tmp_path_factory: pytest.TempPathFactory, dataset_csv: Path) -> Iterator
 def camera_video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Eight happy PublicTest faces, or a drawn face (which both detectors find) without ../shared."""
     if SHARED_CSV.exists():
-        from fer_core.data import load_dataset
+        from fer_core.data.loading import load_dataset
 
         public = load_dataset(SHARED_CSV).split("PublicTest")
         faces = public.images[np.flatnonzero(public.labels == 3)[:8]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from fer_core.calibration import expected_calibration_error, reliability_bins
+from fer_core.evaluation.calibration import expected_calibration_error, reliability_bins
 
 
 def _confident(top: float, labels_predicted: np.ndarray) -> np.ndarray:

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from fer_core.challenge import ExpressionChallenge
+from fer_core.inference.challenge import ExpressionChallenge
 from fer_core.labels import CLASS_NAMES
 
 

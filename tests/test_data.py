@@ -1,4 +1,4 @@
-"""fer_core.data: every supported layout, every refused input, the parse cache."""
+"""fer_core.data.loading: every supported layout, every refused input, the parse cache."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from conftest import CLASSES, pixel_string, random_faces, write_fer_csv
 
-from fer_core import data as data_module
-from fer_core.data import load_dataset, parse_csv_bytes
+from fer_core.data import loading as data_module
+from fer_core.data.loading import load_dataset, parse_csv_bytes
 from fer_core.errors import FerError
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import write_fer_csv
 
-from fer_core import dataset_sources
+from fer_core.data import sources as dataset_sources
 from fer_core.errors import FerError
 
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from conftest import REPO_ROOT, SHARED_CSV
 
-from fer_core.evaluation import classification_report, predict_probabilities
-from fer_core.model_io import load_classifier
+from fer_core.evaluation.metrics import classification_report, predict_probabilities
+from fer_core.nets.classifiers import load_classifier
 
 DEFAULT = REPO_ROOT / "models" / "default"
 pytestmark = pytest.mark.slow
@@ -29,7 +29,7 @@ def test_default_model_is_small_and_documented(model) -> None:
     assert metrics["parameters"] == model.count_params()
     card = (DEFAULT / "model_card.md").read_text()
     assert f"{metrics['accuracy_no_tta']:.2%}" in card
-    from fer_core.model_card import accuracy_table, lighting_line, per_class_table, training_copies_line
+    from fer_core.nets.model_card import accuracy_table, lighting_line, per_class_table, training_copies_line
 
     # The tables with 95 % intervals are written from metrics.json, never by hand.
     assert accuracy_table(metrics) in card and per_class_table(metrics["per_class"]) in card
@@ -40,7 +40,7 @@ def test_default_model_is_small_and_documented(model) -> None:
 def test_default_model_scores_well_above_chance_on_public_test(model) -> None:
     if not SHARED_CSV.exists():
         pytest.skip("needs the FER2013 dev copy in ../shared")
-    from fer_core.data import load_dataset
+    from fer_core.data.loading import load_dataset
 
     public = load_dataset(SHARED_CSV).split("PublicTest")
     report = classification_report(public.labels, predict_probabilities(model, public.images))
@@ -54,8 +54,8 @@ def test_the_live_classifier_reproduces_the_accuracy_it_was_chosen_for() -> None
     """Live and Photos run the variant chosen at publish time; it must score what the card says."""
     if not SHARED_CSV.exists():
         pytest.skip("needs the FER2013 dev copy in ../shared")
-    from fer_core.data import load_dataset
-    from fer_core.predictor import load_fast_classifier
+    from fer_core.data.loading import load_dataset
+    from fer_core.inference.predictor import load_fast_classifier
 
     choice = json.loads((DEFAULT / "metrics.json").read_text())["live_inference"]
     public = load_dataset(SHARED_CSV).split("PublicTest")
@@ -68,8 +68,8 @@ def test_photo_stills_reproduce_the_flip_zoom_accuracy_the_card_gives() -> None:
     """Photos' 'Thorough stills' run the live file with six views; the card's row for it must hold."""
     if not SHARED_CSV.exists():
         pytest.skip("needs the FER2013 dev copy in ../shared")
-    from fer_core.data import load_dataset
-    from fer_core.predictor import load_fast_classifier
+    from fer_core.data.loading import load_dataset
+    from fer_core.inference.predictor import load_fast_classifier
 
     metrics = json.loads((DEFAULT / "metrics.json").read_text())
     chosen = metrics["live_inference"]["file"]

@@ -26,9 +26,9 @@ def second_run(finished_run: Path, tmp_path: Path) -> Path:
 
 
 def test_the_ensemble_outputs_the_mean_of_its_members_and_survives_saving(tmp_path: Path) -> None:
-    from fer_core.architectures import build_model
-    from fer_core.ensemble import build_ensemble, ensemble_members
-    from fer_core.model_io import load_classifier
+    from fer_core.nets.architectures import build_model
+    from fer_core.nets.classifiers import load_classifier
+    from fer_core.nets.ensemble import build_ensemble, ensemble_members
 
     first, second = build_model("tiny"), build_model("tiny")
     path = tmp_path / "ensemble.keras"
@@ -43,11 +43,11 @@ def test_the_ensemble_outputs_the_mean_of_its_members_and_survives_saving(tmp_pa
 
 
 def test_cli_ensemble_publishes_a_default_with_each_members_commands(finished_run: Path, second_run: Path, tmp_path: Path) -> None:
-    from fer_core.config import TrainConfig
-    from fer_core.data import load_dataset
-    from fer_core.evaluation import predict_probabilities
-    from fer_core.model_io import load_classifier
-    from fer_core.predictor import load_fast_classifier
+    from fer_core.data.loading import load_dataset
+    from fer_core.evaluation.metrics import predict_probabilities
+    from fer_core.inference.predictor import load_fast_classifier
+    from fer_core.nets.classifiers import load_classifier
+    from fer_core.training.config import TrainConfig
 
     config = TrainConfig.load(finished_run / "config.json")
     target = tmp_path / "default"
@@ -71,7 +71,7 @@ def test_cli_ensemble_publishes_a_default_with_each_members_commands(finished_ru
 
 
 def test_ensemble_refusals_are_one_line_errors(finished_run: Path, second_run: Path, tmp_path: Path) -> None:
-    from fer_core.config import TrainConfig
+    from fer_core.training.config import TrainConfig
 
     data = TrainConfig.load(finished_run / "config.json").data
     target = tmp_path / "default"
@@ -89,9 +89,9 @@ def test_ensemble_refusals_are_one_line_errors(finished_run: Path, second_run: P
 
 
 def test_grad_cam_of_an_ensemble_is_the_mean_of_its_members_maps() -> None:
-    from fer_core.architectures import build_model
-    from fer_core.ensemble import build_ensemble
-    from fer_core.gradcam import grad_cam
+    from fer_core.explain.gradcam import grad_cam
+    from fer_core.nets.architectures import build_model
+    from fer_core.nets.ensemble import build_ensemble
 
     first, second = build_model("tiny"), build_model("tiny")
     ensemble = build_ensemble([first, second])
@@ -104,8 +104,8 @@ def test_grad_cam_of_an_ensemble_is_the_mean_of_its_members_maps() -> None:
 
 
 def test_runs_trained_on_other_data_are_not_averaged(finished_run: Path, second_run: Path, tmp_path: Path) -> None:
-    from fer_core.config import TrainConfig
-    from fer_core.export import publish_ensemble_of_runs
+    from fer_core.nets.publish import publish_ensemble_of_runs
+    from fer_core.training.config import TrainConfig
 
     config = TrainConfig.load(second_run / "config.json")
     config.sample_per_class = 3
@@ -116,7 +116,7 @@ def test_runs_trained_on_other_data_are_not_averaged(finished_run: Path, second_
 
 
 def test_subsets_are_ranked_by_flip_accuracy_and_averaging_can_beat_each_member() -> None:
-    from fer_core.ensemble import compare_subsets
+    from fer_core.nets.ensemble import compare_subsets
 
     labels = np.array([0, 1, 2, 3])
     confident_right, unsure_wrong = np.eye(7)[[0, 1]] * 0.9 + 0.01, np.eye(7)[[5, 5]] * 0.3 + 0.1

@@ -11,10 +11,10 @@ import pytest
 from conftest import random_faces, write_fer_csv
 from test_cli_data import run_cli
 
-from fer_core.data import FerDataset
-from fer_core.evaluation import describe_training_copies, predictions_table, training_copies_breakdown
+from fer_core.data.loading import FerDataset
+from fer_core.data.stats import training_copies
+from fer_core.evaluation.metrics import describe_training_copies, predictions_table, training_copies_breakdown
 from fer_core.labels import CLASS_NAMES
-from fer_core.stats import training_copies
 
 
 def test_predictions_table_has_a_row_per_face_in_split_order() -> None:

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from fer_core.expression_timeline import GAP_S, ExpressionTimeline, expression_shares, shares_line
+from fer_core.inference.predictor import FaceResult
+from fer_core.inference.timeline import GAP_S, ExpressionTimeline, expression_shares, shares_line
 from fer_core.labels import CLASS_NAMES
-from fer_core.predictor import FaceResult
 
 
 def face(leading: str, share: float = 0.7) -> FaceResult:

@@ -7,8 +7,8 @@ import pytest
 from conftest import paste_face
 
 from fer_core.errors import FerError
-from fer_core.faces import BlazeFaceDetector, HaarDetector, detect_with_padding, make_detector
-from fer_core.predictor import _iou
+from fer_core.inference.faces import BlazeFaceDetector, HaarDetector, detect_with_padding, make_detector
+from fer_core.inference.predictor import _iou
 
 
 @pytest.fixture(scope="module", params=["haar", "blazeface"])

@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 from conftest import random_faces, write_fer_csv
 
-from fer_core.config import TrainConfig
-from fer_core.dataset_sources import safe_upload_name
+from fer_core.data.sources import safe_upload_name
 from fer_core.errors import FerError
-from fer_core.model_io import load_classifier
-from fer_core.runs import create_run, read_status
+from fer_core.nets.classifiers import load_classifier
+from fer_core.training.config import TrainConfig
+from fer_core.training.runs import create_run, read_status
 
 pytestmark = pytest.mark.slow
 
@@ -56,7 +56,7 @@ def test_a_model_for_other_images_is_refused(tmp_path: Path) -> None:
 
 
 def test_publishing_a_broken_run_leaves_the_current_default_untouched(tmp_path: Path, finished_run: Path) -> None:
-    from fer_core.export import publish_default_model
+    from fer_core.nets.publish import publish_default_model
 
     target = tmp_path / "default"
     target.mkdir()
@@ -71,7 +71,7 @@ def test_a_full_disk_while_publishing_leaves_the_default_and_no_staging(tmp_path
                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     import errno
 
-    from fer_core import export
+    from fer_core.nets import publish as export
 
     target = tmp_path / "default"
     target.mkdir()
@@ -88,7 +88,7 @@ def test_a_full_disk_while_publishing_leaves_the_default_and_no_staging(tmp_path
 
 
 def test_a_failed_swap_puts_the_current_default_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from fer_core import export
+    from fer_core.nets import publish as export
 
     target, staging = tmp_path / "default", tmp_path / ".default.staging"
     target.mkdir()
@@ -113,7 +113,7 @@ def _tiny_data(tmp_path: Path) -> Path:
 
 
 def test_disk_full_while_checkpointing_fails_the_run_with_a_clear_status(tmp_path: Path, monkeypatch) -> None:
-    from fer_core import training
+    from fer_core.training import loop as training
 
     run_dir = create_run(TrainConfig(data=str(_tiny_data(tmp_path)), arch="tiny", epochs=3, batch_size=16))
 
@@ -129,7 +129,7 @@ def test_disk_full_while_checkpointing_fails_the_run_with_a_clear_status(tmp_pat
 
 
 def test_the_public_demo_time_limit_cancels_a_run(tmp_path: Path) -> None:
-    from fer_core.training import train_run
+    from fer_core.training.loop import train_run
 
     config = TrainConfig(data=str(_tiny_data(tmp_path)), arch="tiny", epochs=500, batch_size=4, time_limit_minutes=0.05)
     run_dir = create_run(config)
@@ -144,7 +144,7 @@ def test_upload_names_cannot_leave_the_upload_folder(name: str, expected: str) -
 
 
 def test_an_upload_that_is_not_a_dataset_is_refused_and_not_kept(tmp_path: Path, monkeypatch) -> None:
-    from fer_core import dataset_sources
+    from fer_core.data import sources as dataset_sources
 
     monkeypatch.setattr(dataset_sources, "UPLOAD_DIR", tmp_path / "uploads")
     with pytest.raises(FerError, match="no 'pixels' column"):

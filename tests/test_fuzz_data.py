@@ -9,7 +9,7 @@ from conftest import pixel_string, random_faces
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from fer_core.data import FerDataset, parse_csv_bytes
+from fer_core.data.loading import FerDataset, parse_csv_bytes
 from fer_core.errors import FerError
 
 VALID = ("emotion,pixels,Usage\n" + "\n".join(f"{i % 7},{pixel_string(img)},Training" for i, img in enumerate(random_faces(3)))).encode()

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from fer_core.data.images import MAX_SIDE, decode_image
 from fer_core.errors import FerError
-from fer_core.images import MAX_SIDE, decode_image
 
 
 def encode(image: Image.Image, fmt: str, **options: object) -> bytes:

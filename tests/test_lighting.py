@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 from conftest import write_fer_csv
 
-from fer_core.config import TrainConfig
-from fer_core.lighting import (
+from fer_core.inference.lighting import (
     LIGHTING_SHIFTS,
     SHARE_KEY,
     equalised_share,
@@ -19,7 +18,8 @@ from fer_core.lighting import (
     shifted_lighting,
     wants_equalised_crops,
 )
-from fer_core.predictor import Predictor
+from fer_core.inference.predictor import Predictor
+from fer_core.training.config import TrainConfig
 
 
 def smooth_faces(count: int, seed: int = 0) -> np.ndarray:

@@ -7,9 +7,9 @@ import pytest
 from conftest import random_faces
 
 from fer_core.errors import FerError
-from fer_core.evaluation import probabilities_by_mode
-from fer_core.live_inference import choose_variant, variant_tta
-from fer_core.tta import TTA_MODES, ViewAveraged, views, with_tta, zoomed
+from fer_core.evaluation.metrics import probabilities_by_mode
+from fer_core.nets.live_variants import choose_variant, variant_tta
+from fer_core.nets.tta import TTA_MODES, ViewAveraged, views, with_tta, zoomed
 
 
 def row(file: str, flip: bool, accuracy: float, latency: float) -> dict:
@@ -48,7 +48,7 @@ def test_flip_averaging_is_the_mean_over_the_face_and_its_mirror() -> None:
 def test_the_live_pages_name_the_published_choice_and_fall_back_without_one(tmp_path) -> None:
     import json
 
-    from fer_core.predictor import describe_live_classifier
+    from fer_core.inference.predictor import describe_live_classifier
 
     model = tmp_path / "model.keras"
     assert "float TFLite copy" in describe_live_classifier(model)

@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from fer_core.drawing import UNSURE_COLOUR, annotate
-from fer_core.evaluation import selective_accuracy
+from fer_core.evaluation.metrics import selective_accuracy
+from fer_core.inference.drawing import UNSURE_COLOUR, annotate
+from fer_core.inference.predictor import FaceResult
 from fer_core.labels import CLASS_COLOURS, CLASS_NAMES, hex_to_bgr
-from fer_core.predictor import FaceResult
 
 
 def confident(label: int, share: float) -> np.ndarray:

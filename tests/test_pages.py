@@ -34,9 +34,9 @@ def small_dataset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture
 def no_dataset(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("FER2013_PATH", raising=False)
-    monkeypatch.setattr("fer_core.dataset_sources.DATA_DIR", Path("/nonexistent"))
-    monkeypatch.setattr("fer_core.dataset_sources.UPLOAD_DIR", Path("/nonexistent/uploads"))
-    monkeypatch.setattr("fer_core.dataset_sources.KAGGLE_DIR", Path("/nonexistent/kaggle"))
+    monkeypatch.setattr("fer_core.data.sources.DATA_DIR", Path("/nonexistent"))
+    monkeypatch.setattr("fer_core.data.sources.UPLOAD_DIR", Path("/nonexistent/uploads"))
+    monkeypatch.setattr("fer_core.data.sources.KAGGLE_DIR", Path("/nonexistent/kaggle"))
 
 
 def run_page(name: str, timeout: float = 120) -> AppTest:
@@ -106,12 +106,12 @@ def test_train_page_start_creates_a_run_with_the_form_values(small_dataset: Path
     started = []
 
     def fake_start(config, name=""):
-        from fer_core.runs import create_run
+        from fer_core.training.runs import create_run
 
         started.append(config)
         return create_run(config, name)
 
-    monkeypatch.setattr("fer_core.runs.start_new_run", fake_start)
+    monkeypatch.setattr("fer_core.training.runs.start_new_run", fake_start)
     app = run_page("train")
     app.selectbox(key="arch").set_value("tiny")
     app.number_input(key="epochs").set_value(3)
@@ -147,7 +147,7 @@ def test_train_page_shows_a_finished_run_with_curves(finished_run: Path, small_d
 
 
 def test_train_page_shows_the_watched_faces_after_the_chosen_epoch(finished_run: Path, small_dataset: Path) -> None:
-    from fer_core.glimpses import record_glimpse
+    from fer_core.training.glimpses import record_glimpse
 
     labels = np.tile(np.arange(7), 2)
     faces = random_faces(14, seed=5)
@@ -270,10 +270,10 @@ def test_evaluate_page_compares_two_models_on_the_same_faces(finished_run: Path,
 
 
 def test_evaluate_page_shows_where_the_model_looked_for_a_mistake(finished_run: Path, small_dataset: Path) -> None:
-    from fer_core.data import load_dataset
-    from fer_core.evaluation import predict_probabilities
+    from fer_core.data.loading import load_dataset
+    from fer_core.evaluation.metrics import predict_probabilities
     from fer_core.labels import CLASS_NAMES
-    from fer_core.model_io import load_classifier
+    from fer_core.nets.classifiers import load_classifier
 
     public = load_dataset(small_dataset).split("PublicTest")
     predicted = predict_probabilities(load_classifier(finished_run / "best.keras"), public.images).argmax(axis=1)
@@ -320,10 +320,10 @@ def test_evaluate_page_can_leave_out_faces_also_in_training(finished_run: Path, 
     assert any(c.value.startswith("4 of these faces are also in Training") for c in app.caption)
     assert {m.label: m.value for m in app.metric}["Faces"] == "14"
 
-    from fer_core.data import load_dataset
-    from fer_core.evaluation import predict_probabilities
+    from fer_core.data.loading import load_dataset
+    from fer_core.evaluation.metrics import predict_probabilities
     from fer_core.labels import CLASS_NAMES
-    from fer_core.model_io import load_classifier
+    from fer_core.nets.classifiers import load_classifier
 
     public = load_dataset(data).split("PublicTest")
     predicted = predict_probabilities(load_classifier(finished_run / "best.keras"), public.images).argmax(axis=1)

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from conftest import paste_face
 
-from fer_core.faces import HaarDetector
-from fer_core.gradcam import grad_cam, overlay
+from fer_core.explain.gradcam import grad_cam, overlay
+from fer_core.inference.faces import HaarDetector, crop_face
+from fer_core.inference.live import LiveProcessor
+from fer_core.inference.predictor import FaceResult, Predictor, ProbabilitySmoother
 from fer_core.labels import CLASS_NAMES
-from fer_core.live import LiveProcessor
-from fer_core.model_io import FastClassifier, load_classifier
-from fer_core.predictor import FaceResult, Predictor, ProbabilitySmoother, crop_face
+from fer_core.nets.classifiers import FastClassifier, load_classifier
 
 pytestmark = pytest.mark.slow
 
@@ -124,8 +124,8 @@ def test_grad_cam_is_a_normalised_48x48_map(model, real_faces: np.ndarray) -> No
 
 def test_grad_cam_reads_the_last_full_resolution_map_of_each_architecture() -> None:
     """Pooling and dropout only shrink or mask the map: the layer before them is the one to read."""
-    from fer_core.architectures import build_model
-    from fer_core.gradcam import _last_feature_layer
+    from fer_core.explain.gradcam import _last_feature_layer
+    from fer_core.nets.architectures import build_model
 
     chosen = {arch: _last_feature_layer(build_model(arch)).name for arch in ("tiny", "vgg", "vgg_wide", "mini_xception")}
     assert chosen == {"tiny": "b2_relu", "vgg": "b3b_relu", "vgg_wide": "b3b_relu", "mini_xception": "x3_add"}
@@ -143,8 +143,8 @@ def test_the_shipped_model_always_shows_where_its_answer_came_from(real_faces: n
 
 
 def test_feature_maps_show_each_block_strongest_channel_first(model, real_faces: np.ndarray) -> None:
-    from fer_core.architectures import build_model
-    from fer_core.feature_maps import block_layers, feature_maps, maps_strip
+    from fer_core.explain.feature_maps import block_layers, feature_maps, maps_strip
+    from fer_core.nets.architectures import build_model
 
     sizes = {arch: [tuple(layer.output.shape[1:3]) for layer in block_layers(build_model(arch))]
              for arch in ("tiny", "vgg", "mini_xception")}
@@ -162,7 +162,7 @@ def test_feature_maps_show_each_block_strongest_channel_first(model, real_faces:
 def test_feature_maps_need_a_convolutional_net() -> None:
     import keras
 
-    from fer_core.feature_maps import feature_maps
+    from fer_core.explain.feature_maps import feature_maps
 
     dense = keras.Sequential([keras.Input((48, 48, 1)), keras.layers.Flatten(), keras.layers.Dense(7, activation="softmax")])
     with pytest.raises(ValueError, match="no convolutional feature map"):
@@ -170,7 +170,7 @@ def test_feature_maps_need_a_convolutional_net() -> None:
 
 
 def test_batched_grad_cam_equals_one_face_at_a_time(model, real_faces: np.ndarray) -> None:
-    from fer_core.gradcam import grad_cams
+    from fer_core.explain.gradcam import grad_cams
 
     classes = np.arange(len(real_faces)) % 7
     batched = grad_cams(model, real_faces, classes, batch_size=3)  # batches that do not divide the faces
@@ -179,7 +179,7 @@ def test_batched_grad_cam_equals_one_face_at_a_time(model, real_faces: np.ndarra
 
 
 def test_class_attention_averages_random_correct_faces_per_class(model, real_faces: np.ndarray) -> None:
-    from fer_core.gradcam import class_attention
+    from fer_core.explain.gradcam import class_attention
 
     faces = np.concatenate([real_faces] * 4)
     labels = np.arange(len(faces)) % 7

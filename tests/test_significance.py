@@ -10,7 +10,7 @@ import pytest
 from conftest import seeded_tiny_model
 from test_cli_data import run_cli
 
-from fer_core.significance import (
+from fer_core.evaluation.significance import (
     describe_comparison,
     exact_mcnemar_p,
     paired_comparison,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from fer_core.data import FerDataset
+from fer_core.data.loading import FerDataset
+from fer_core.data.stats import class_balance
 from fer_core.labels import CLASS_NAMES
-from fer_core.stats import class_balance
 
 
 def test_class_balance_table_keeps_class_and_split_order(faces) -> None:

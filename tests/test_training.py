@@ -14,9 +14,9 @@ import pytest
 from conftest import random_faces, write_fer_csv
 from test_cli_data import run_cli
 
-from fer_core.config import TrainConfig, portable_path
 from fer_core.errors import FerError
-from fer_core.runs import list_runs, read_history, read_status, request_cancel, resume_run, run_dir_for, start_new_run
+from fer_core.training.config import TrainConfig, portable_path
+from fer_core.training.runs import list_runs, read_history, read_status, request_cancel, resume_run, run_dir_for, start_new_run
 
 pytestmark = pytest.mark.slow
 
@@ -53,8 +53,8 @@ def test_cli_train_writes_every_file_then_evaluates(tiny_dataset: Path) -> None:
     assert json.loads((run_dir / "metrics.json").read_text())["backend"] == "tensorflow"
     assert "with Keras on tensorflow" in (run_dir / "train.log").read_text()
 
-    from fer_core.glimpses import read_glimpses
-    from fer_core.model_io import load_classifier
+    from fer_core.nets.classifiers import load_classifier
+    from fer_core.training.glimpses import read_glimpses
 
     glimpses = read_glimpses(run_dir)  # the watched validation faces, classified after each epoch
     assert glimpses.epochs.tolist() == [1, 2] and glimpses.labels.tolist() == [c for c in range(7) for _ in range(2)]
@@ -168,7 +168,7 @@ def test_publish_writes_a_verified_default_with_metrics_and_card(finished_run: P
     for error in [metrics["expected_calibration_error"], *calibration]:
         assert 0 <= error <= 1 and f"| {error:.1%} |" in card
 
-    from fer_core.predictor import load_fast_classifier
+    from fer_core.inference.predictor import load_fast_classifier
 
     classifier = load_fast_classifier(target / "model.keras")
     assert getattr(classifier, "mode", "none") == metrics["live_inference"]["tta"]
@@ -223,7 +223,7 @@ def test_the_card_scores_the_model_without_validation_faces_copied_from_training
 
 
 def test_a_continued_models_card_lists_the_earlier_stage_with_its_score(finished_run: Path, tmp_path: Path) -> None:
-    from fer_core.lineage import write_lineage
+    from fer_core.training.lineage import write_lineage
 
     first = tmp_path / "first"
     assert run_cli("publish", str(finished_run), "--target", str(first)).returncode == 0
@@ -262,9 +262,9 @@ def test_a_run_can_start_from_an_existing_model(tiny_dataset: Path, tiny_model_f
 
 
 def test_a_distilled_run_records_its_teacher_and_learns_from_its_predictions(tiny_dataset: Path, tiny_model_file: Path) -> None:
-    from fer_core.evaluation import predict_probabilities
-    from fer_core.model_io import load_classifier
-    from fer_core.training import load_training_data
+    from fer_core.evaluation.metrics import predict_probabilities
+    from fer_core.nets.classifiers import load_classifier
+    from fer_core.training.loop import load_training_data
 
     result = run_cli("train", "--data", str(tiny_dataset), "--arch", "tiny", "--epochs", "1", "--teacher", str(tiny_model_file),
                      "--teacher-weight", "0.7", "--precision", "bfloat16")
@@ -285,9 +285,10 @@ def test_a_distilled_run_records_its_teacher_and_learns_from_its_predictions(tin
 
 
 def test_distillation_targets_mix_labels_with_the_teachers_flip_predictions(tmp_path: Path, tiny_model_file: Path) -> None:
-    from fer_core.evaluation import predict_probabilities
-    from fer_core.model_io import load_classifier
-    from fer_core.training import RunLog, training_targets
+    from fer_core.evaluation.metrics import predict_probabilities
+    from fer_core.nets.classifiers import load_classifier
+    from fer_core.training.loop import training_targets
+    from fer_core.training.runs import RunLog
 
     images, labels = random_faces(9), np.arange(9) % 7
     teacher = tmp_path / "teacher.keras"
@@ -303,9 +304,9 @@ def test_distillation_targets_mix_labels_with_the_teachers_flip_predictions(tmp_
 
 
 def test_starting_from_a_model_copies_its_weights_under_new_dropout(tiny_model_file: Path) -> None:
-    from fer_core.architectures import build_model
-    from fer_core.model_io import load_classifier
-    from fer_core.training import copy_weights_by_name
+    from fer_core.nets.architectures import build_model
+    from fer_core.nets.classifiers import load_classifier
+    from fer_core.training.run_models import copy_weights_by_name
 
     source = load_classifier(tiny_model_file)
     target = build_model("tiny", augment=False, dropout=0.1)
@@ -317,9 +318,9 @@ def test_starting_from_a_model_copies_its_weights_under_new_dropout(tiny_model_f
 
 
 def test_starting_from_a_model_of_another_architecture_is_refused(tiny_model_file: Path) -> None:
-    from fer_core.architectures import build_model
-    from fer_core.model_io import load_classifier
-    from fer_core.training import copy_weights_by_name
+    from fer_core.nets.architectures import build_model
+    from fer_core.nets.classifiers import load_classifier
+    from fer_core.training.run_models import copy_weights_by_name
 
     with pytest.raises(FerError, match="does not match architecture 'vgg'"):
         copy_weights_by_name(load_classifier(tiny_model_file), build_model("vgg"))
@@ -328,8 +329,8 @@ def test_starting_from_a_model_of_another_architecture_is_refused(tiny_model_fil
 def test_a_bfloat16_run_trains_in_bf16_and_saves_a_float32_best_model(tiny_dataset: Path) -> None:
     import keras
 
-    from fer_core.runs import create_run
-    from fer_core.training import train_run
+    from fer_core.training.loop import train_run
+    from fer_core.training.runs import create_run
 
     config = TrainConfig(data=str(tiny_dataset), arch="tiny", epochs=2, batch_size=32, precision="bfloat16")
     run_dir = create_run(config, name="bf16")
@@ -351,7 +352,7 @@ def test_an_unknown_precision_is_refused() -> None:
 
 def test_off_tensorflow_training_gets_one_hot_arrays_that_keras_batches() -> None:
     """JAX/PyTorch (the GPU machine has no TensorFlow) get arrays; TensorFlow keeps tf.data."""
-    from fer_core.training import fit_inputs, one_hot
+    from fer_core.training.loop import fit_inputs, one_hot
 
     images = random_faces(10)
     labels = np.arange(10) % 7
@@ -372,8 +373,8 @@ def test_on_jax_the_augmenting_model_is_jit_compiled(monkeypatch: pytest.MonkeyP
     un-jitted (~3.3 s a batch instead of milliseconds); training declares them safe there."""
     import keras
 
-    from fer_core.architectures import build_model
-    from fer_core.training import compile_model, jit_on_jax
+    from fer_core.nets.architectures import build_model
+    from fer_core.training.loop import compile_model, jit_on_jax
 
     config = TrainConfig(data="unused")
     model = build_model("tiny")
@@ -392,8 +393,8 @@ def test_on_jax_the_augmenting_model_is_jit_compiled(monkeypatch: pytest.MonkeyP
 
 @pytest.mark.parametrize("arch", ["tiny", "mini_xception", "vgg", "vgg_wide"])
 def test_every_architecture_takes_faces_and_gives_seven_probabilities(arch: str) -> None:
-    from fer_core.architectures import ARCHITECTURES, build_model
-    from fer_core.model_io import FastClassifier
+    from fer_core.nets.architectures import ARCHITECTURES, build_model
+    from fer_core.nets.classifiers import FastClassifier
 
     assert arch in ARCHITECTURES
     probabilities = FastClassifier(build_model(arch))(random_faces(2))
@@ -402,7 +403,7 @@ def test_every_architecture_takes_faces_and_gives_seven_probabilities(arch: str)
 
 
 def test_vgg_wide_is_the_vgg_with_one_and_a_half_times_the_filters() -> None:
-    from fer_core.architectures import build_model
+    from fer_core.nets.architectures import build_model
 
     narrow, wide = build_model("vgg"), build_model("vgg_wide")
     assert [layer.filters for layer in narrow.layers if hasattr(layer, "filters")] == [32, 32, 64, 64, 128, 128, 256, 256]
@@ -413,7 +414,7 @@ def test_vgg_wide_is_the_vgg_with_one_and_a_half_times_the_filters() -> None:
 def test_random_erasing_blanks_a_patch_on_that_share_of_training_faces_only() -> None:
     import keras
 
-    from fer_core.architectures import build_model
+    from fer_core.nets.architectures import build_model
 
     assert "aug_erase" not in [layer.name for layer in build_model("vgg").layers]  # off: older models rebuild as they were
     layer = build_model("tiny", erasing=0.5).get_layer("aug_erase")
@@ -434,7 +435,7 @@ def test_erasing_is_in_the_command_and_bounded() -> None:
 
 
 def test_a_stage_trained_off_tensorflow_carries_its_backend_in_the_command(tmp_path: Path) -> None:
-    from fer_core.lineage import stages_before
+    from fer_core.training.lineage import stages_before
 
     config = TrainConfig(data="d.csv", arch="vgg_wide", epochs=200)
     (tmp_path / "config.json").write_text(config.to_json())
@@ -446,7 +447,7 @@ def test_a_stage_trained_off_tensorflow_carries_its_backend_in_the_command(tmp_p
 
 
 def test_the_eta_projects_later_epochs_from_whole_ones_not_from_a_burst_of_slow_batches() -> None:
-    from fer_core.training import estimate_eta
+    from fer_core.training.loop import estimate_eta
 
     assert estimate_eta([0.5, 0.5], [], batches_left=10, steps_per_epoch=100, epochs_left=3) is None  # still tracing
     assert estimate_eta([0.5] * 5, [], batches_left=10, steps_per_epoch=100, epochs_left=3) == pytest.approx(10 * 0.55 + 3 * 55)
@@ -456,7 +457,7 @@ def test_the_eta_projects_later_epochs_from_whole_ones_not_from_a_burst_of_slow_
 
 
 def test_a_resumed_run_rerecords_its_watched_faces_from_the_checkpoint_on(tmp_path: Path) -> None:
-    from fer_core.glimpses import pick_faces, read_glimpses, record_glimpse
+    from fer_core.training.glimpses import pick_faces, read_glimpses, record_glimpse
 
     labels = np.tile(np.arange(7), 5)
     images = random_faces(len(labels), seed=1)
@@ -470,7 +471,7 @@ def test_a_resumed_run_rerecords_its_watched_faces_from_the_checkpoint_on(tmp_pa
 
 @pytest.mark.parametrize("content", [b"not a numpy file", b"PK\x03\x04 a zip cut short"])
 def test_an_unreadable_glimpses_file_reads_as_none(tmp_path: Path, content: bytes) -> None:
-    from fer_core.glimpses import GLIMPSE_FILE, read_glimpses
+    from fer_core.training.glimpses import GLIMPSE_FILE, read_glimpses
 
     (tmp_path / GLIMPSE_FILE).write_bytes(content)
     assert read_glimpses(tmp_path) is None

@@ -10,11 +10,11 @@ import pytest
 from conftest import paste_face
 
 from fer_core.errors import FerError
-from fer_core.faces import BlazeFaceDetector
+from fer_core.inference.faces import BlazeFaceDetector
+from fer_core.inference.predictor import Predictor
+from fer_core.inference.video import analyse_video
 from fer_core.labels import CLASS_NAMES
-from fer_core.model_io import FastClassifier, load_classifier
-from fer_core.predictor import Predictor
-from fer_core.video import analyse_video
+from fer_core.nets.classifiers import FastClassifier, load_classifier
 
 pytestmark = pytest.mark.slow
 

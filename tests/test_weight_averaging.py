@@ -12,10 +12,10 @@ from conftest import seeded_tiny_model
 from test_cli_data import run_cli
 from test_training import tiny_dataset  # noqa: F401 - a fixture
 
-from fer_core.config import TrainConfig
 from fer_core.errors import FerError
-from fer_core.training import RunLog
-from fer_core.weight_averaging import RunningMean, make_weight_averager, recompute_batch_norm_statistics
+from fer_core.training.config import TrainConfig
+from fer_core.training.runs import RunLog
+from fer_core.training.weight_averaging import RunningMean, make_weight_averager, recompute_batch_norm_statistics
 
 
 def test_the_running_mean_is_the_mean_of_what_was_folded_in_and_survives_a_reload(tmp_path: Path) -> None:
@@ -84,9 +84,9 @@ def test_weight_averaged_epochs_are_in_the_command_and_bounded() -> None:
 
 @pytest.mark.slow
 def test_a_weight_averaged_run_keeps_the_better_of_average_and_best_epoch_and_finishes_on_resume(tiny_dataset: Path) -> None:  # noqa: F811
-    from fer_core.evaluation import predict_probabilities
-    from fer_core.model_io import load_classifier
-    from fer_core.training import load_training_data
+    from fer_core.evaluation.metrics import predict_probabilities
+    from fer_core.nets.classifiers import load_classifier
+    from fer_core.training.loop import load_training_data
 
     result = run_cli("train", "--data", str(tiny_dataset), "--arch", "tiny", "--epochs", "3", "--batch-size", "32",
                      "--schedule", "constant", "--swa-epochs", "2")
@@ -109,8 +109,8 @@ def test_a_weight_averaged_run_keeps_the_better_of_average_and_best_epoch_and_fi
 
 
 def test_a_runs_weight_average_named_as_a_model_is_described_by_its_own_score(tmp_path: Path) -> None:
-    from fer_core.lineage import stages_before
-    from fer_core.model_card import _stage_list
+    from fer_core.nets.model_card import _stage_list
+    from fer_core.training.lineage import stages_before
 
     (tmp_path / "config.json").write_text(TrainConfig(data="d.csv", epochs=12, swa_epochs=12).to_json())
     (tmp_path / "metrics.json").write_text(json.dumps({"accuracy_no_tta": 0.65, "split": "PublicTest"}))

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import streamlit as st
 
-from fer_core.data import FerDataset, load_dataset
-from fer_core.dataset_sources import DEFAULT_KAGGLE_DATASET, HOW_TO_GET, DatasetSource, download_from_kaggle, find_datasets
+from fer_core.data.loading import FerDataset, load_dataset
+from fer_core.data.sources import DEFAULT_KAGGLE_DATASET, HOW_TO_GET, DatasetSource, download_from_kaggle, find_datasets
 from fer_core.errors import FerError
 from ui.settings import secrets
 

@@ -13,11 +13,11 @@ import pandas as pd
 import streamlit as st
 
 from fer_core import charts
-from fer_core.feature_maps import feature_maps, maps_strip
-from fer_core.glimpses import Glimpses
-from fer_core.gradcam import grad_cam, overlay
+from fer_core.explain.feature_maps import feature_maps, maps_strip
+from fer_core.explain.gradcam import grad_cam, overlay
+from fer_core.inference.predictor import FaceResult
 from fer_core.labels import CLASS_NAMES
-from fer_core.predictor import FaceResult
+from fer_core.training.glimpses import Glimpses
 
 
 def face_report(face: FaceResult, model, key: str, title: str = "") -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from fer_core.paths import DEFAULT_MODEL_PATH
-from fer_core.runs import list_runs
+from fer_core.training.runs import list_runs
 
 
 def model_choices() -> dict[str, Path]:
@@ -25,7 +25,7 @@ def model_choices() -> dict[str, Path]:
 
 @st.cache_resource(show_spinner="Loading model…", max_entries=4)
 def load_model(path: str, modified: float):  # noqa: ARG001 - 'modified' keys the cache
-    from fer_core.model_io import load_classifier
+    from fer_core.nets.classifiers import load_classifier
 
     return load_classifier(path)
 
@@ -38,8 +38,8 @@ def model_sidebar(key: str = "model_choice", *, live: bool = False) -> tuple[str
         return None
     label = st.sidebar.selectbox("Model", list(choices), key=key)
     if live:
-        from fer_core.lighting import wants_equalised_crops
-        from fer_core.predictor import describe_live_classifier
+        from fer_core.inference.lighting import wants_equalised_crops
+        from fer_core.inference.predictor import describe_live_classifier
 
         path = choices[label]
         lighting = (" Crops far from histogram-equalised are equalised first, as this model's training faces were."

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from fer_core.predictor import Predictor
+from fer_core.inference.predictor import Predictor
 
 
 def session_predictor(model_path: Path, detector: str, slot: str = "predictor", tta: str | None = None) -> Predictor:

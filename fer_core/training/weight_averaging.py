@@ -21,10 +21,12 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_core.config import TrainConfig
 from fer_core.errors import FerError
-from fer_core.runs import write_json_atomic
-from fer_core.training import RunLog, build_float32_model, save_model_atomic
+from fer_core.evaluation.metrics import predict_probabilities
+from fer_core.nets.classifiers import load_classifier
+from fer_core.training.config import TrainConfig
+from fer_core.training.run_models import build_float32_model, save_model_atomic
+from fer_core.training.runs import RunLog, write_json_atomic
 
 STATE_FILE = "swa_weights.npz"
 MODEL_FILE = "swa.keras"
@@ -121,7 +123,6 @@ def recompute_batch_norm_statistics(model, images: np.ndarray, batch_size: int =
 
 
 def _accuracy(model, val: tuple[np.ndarray, np.ndarray]) -> float:
-    from fer_core.evaluation import predict_probabilities
 
     return float(np.mean(predict_probabilities(model, val[0]).argmax(axis=1) == val[1]))
 
@@ -138,7 +139,6 @@ def read_weight_average(run_dir: Path) -> dict | None:
 def finish_weight_average(run_dir: Path, config: TrainConfig, train_images: np.ndarray,
                           val: tuple[np.ndarray, np.ndarray] | None, log: RunLog) -> None:
     """Build the averaged net, keep it as ``best.keras`` if it scores better, report in ``swa.json``."""
-    from fer_core.model_io import load_classifier
 
     mean = RunningMean(run_dir / STATE_FILE)
     if not mean.count:

@@ -12,9 +12,11 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from fer_core.calibration import expected_calibration_error
+from fer_core.evaluation.calibration import expected_calibration_error
+from fer_core.evaluation.significance import wilson_interval
 from fer_core.labels import CLASS_NAMES, NUM_CLASSES
-from fer_core.significance import wilson_interval
+from fer_core.nets.classifiers import FastClassifier
+from fer_core.nets.tta import TTA_MODES, means_by_mode, with_tta
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -26,8 +28,6 @@ BATCH_SIZE = 128
 
 def predict_probabilities(model, images: np.ndarray, *, tta: str = "none", batch_size: int = BATCH_SIZE) -> np.ndarray:
     """(N, 48, 48) uint8 faces -> (N, 7) probabilities, in batches to bound memory."""
-    from fer_core.model_io import FastClassifier
-    from fer_core.tta import with_tta
 
     return classify_in_batches(with_tta(FastClassifier(model), tta), images, batch_size=batch_size)
 
@@ -45,7 +45,6 @@ def probabilities_by_mode(classify, images: np.ndarray, *, batch_size: int = BAT
     ``classify`` is any faces -> probabilities callable: a Keras model's ``FastClassifier`` or
     a TFLite file's classifier.
     """
-    from fer_core.tta import TTA_MODES, means_by_mode
 
     batches = [means_by_mode(classify, batch) for batch in _batches(images, batch_size)]
     if not batches:
@@ -163,7 +162,6 @@ def evaluate_model_on_dataset(model, images: np.ndarray, labels: np.ndarray, *, 
 
     if not tta:
         return report_for(predict_probabilities(model, images))
-    from fer_core.model_io import FastClassifier
 
     by_mode = probabilities_by_mode(FastClassifier(model), images)
     report = report_for(by_mode["none"])

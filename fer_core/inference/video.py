@@ -10,10 +10,10 @@ import cv2
 import numpy as np
 import pandas as pd
 
-from fer_core.drawing import annotate
 from fer_core.errors import FerError
-from fer_core.expression_timeline import main_face_columns
-from fer_core.predictor import Predictor, ProbabilitySmoother
+from fer_core.inference.drawing import annotate
+from fer_core.inference.predictor import Predictor, ProbabilitySmoother
+from fer_core.inference.timeline import main_face_columns
 
 MAX_ANALYSED_FRAMES = 900  # bounds the CPU one upload can cost (~30 s of work here)
 

@@ -12,7 +12,10 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_core.tta import TTA_MODES, with_tta
+from fer_core.evaluation.metrics import probabilities_by_mode
+from fer_core.nets.classifiers import TFLiteClassifier
+from fer_core.nets.latency import median_ms
+from fer_core.nets.tta import TTA_MODES, with_tta
 
 LATENCY_BUDGET_MS = 3.0  # one face, on the 2-core development CPU
 VARIANT_FILES = ("model_float.tflite", "model_quant.tflite")
@@ -20,9 +23,6 @@ VARIANT_FILES = ("model_float.tflite", "model_quant.tflite")
 
 def measure_variants(model_dir: Path, images: np.ndarray, labels: np.ndarray, *, repeats: int = 200) -> list[dict]:
     """Accuracy on ``images`` and one-face median latency of each file with each TTA mode."""
-    from fer_core.bench import median_ms
-    from fer_core.evaluation import probabilities_by_mode
-    from fer_core.export import TFLiteClassifier
 
     one_face = np.asarray(images[:1], np.float32)
     rows = []

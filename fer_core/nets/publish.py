@@ -14,10 +14,25 @@ from pathlib import Path
 
 import numpy as np
 
+from fer_core.data.stats import copies_of
 from fer_core.errors import FerError
+from fer_core.evaluation.metrics import evaluate_model_on_dataset
+from fer_core.inference.lighting import SHARE_KEY, equalised_share
 from fer_core.labels import IMAGE_SIZE
-from fer_core.lighting import SHARE_KEY, equalised_share
-from fer_core.lineage import LINEAGE_FILE, read_lineage, stages_before
+from fer_core.nets.classifiers import FastClassifier, TFLiteClassifier, load_classifier
+from fer_core.nets.ensemble import (
+    ENSEMBLE_FILE,
+    build_ensemble,
+    check_member_count,
+    describe_member,
+    ensemble_members,
+    member_model_path,
+)
+from fer_core.nets.live_variants import choose_variant, measure_variants
+from fer_core.nets.model_card import measure_latency, render_model_card
+from fer_core.training.config import TrainConfig, portable_path
+from fer_core.training.lineage import LINEAGE_FILE, read_lineage, stages_before
+from fer_core.training.loop import load_training_data
 
 FLOAT_TOLERANCE = 1e-4  # max |probability difference| for the float TFLite model
 QUANTISED_MIN_AGREEMENT = 0.95  # share of faces whose top class must not change
@@ -57,31 +72,10 @@ def convert_tflite(model, *, quantise: bool) -> bytes:
     return converter.convert()
 
 
-class TFLiteClassifier:
-    """Runs a FER ``.tflite`` file one face at a time with TensorFlow's interpreter."""
-
-    def __init__(self, content: bytes | Path) -> None:
-        import tensorflow as tf
-
-        data = content.read_bytes() if isinstance(content, Path) else content
-        self.interpreter = tf.lite.Interpreter(model_content=data, num_threads=1)
-        self.interpreter.allocate_tensors()
-        self.input_index = self.interpreter.get_input_details()[0]["index"]
-        self.output_index = self.interpreter.get_output_details()[0]["index"]
-
-    def __call__(self, faces: np.ndarray) -> np.ndarray:
-        batch = np.asarray(faces, np.float32).reshape(-1, IMAGE_SIZE, IMAGE_SIZE, 1)
-        outputs = []
-        for face in batch:
-            self.interpreter.set_tensor(self.input_index, face[None])
-            self.interpreter.invoke()
-            outputs.append(self.interpreter.get_tensor(self.output_index)[0].copy())
-        return np.stack(outputs) if outputs else np.zeros((0, 7), np.float32)
 
 
 def export_tflite(model, out_dir: Path, check_faces: np.ndarray) -> dict:
     """Write ``model_float.tflite`` and ``model_quant.tflite``, each verified against Keras."""
-    from fer_core.model_io import FastClassifier
 
     out_dir.mkdir(parents=True, exist_ok=True)
     reference = FastClassifier(model)(check_faces)
@@ -106,8 +100,6 @@ def publish_default_model(run_dir: Path, target_dir: Path, validation: tuple[np.
 
     ``training_images``, the faces it was fitted on, let the card score it without the
     validation faces that are copies of them."""
-    from fer_core.config import TrainConfig
-    from fer_core.model_io import load_classifier
 
     model = load_classifier(run_dir / "best.keras")
     config = TrainConfig.load(run_dir / "config.json")
@@ -127,17 +119,6 @@ def publish_ensemble(sources: list[str], data: str, target_dir: Path, validation
     Each member is scored alone on the same split first, so the card shows what averaging
     gained; the members' own training stages go into ``ensemble.json`` for the card.
     """
-    from fer_core.config import portable_path
-    from fer_core.ensemble import (
-        ENSEMBLE_FILE,
-        build_ensemble,
-        check_member_count,
-        describe_member,
-        ensemble_members,
-        member_model_path,
-    )
-    from fer_core.evaluation import evaluate_model_on_dataset
-    from fer_core.model_io import load_classifier
 
     check_member_count(len(sources))
     paths = [member_model_path(source) for source in sources]
@@ -165,9 +146,6 @@ def publish_ensemble_of_runs(run_dirs: list[Path], target_dir: Path) -> Path:
 
     Runs fitted or selected on different data cannot be compared on one split, so they are refused.
     """
-    from fer_core.config import TrainConfig
-    from fer_core.ensemble import check_member_count
-    from fer_core.training import load_training_data
 
     check_member_count(len(run_dirs))
     configs = [TrainConfig.load(run_dir / "config.json") for run_dir in run_dirs]
@@ -228,8 +206,6 @@ def _swap_in(staging: Path, target_dir: Path) -> None:
 def _write_default(staging: Path, model, validation: tuple[np.ndarray, np.ndarray] | None, *, split: str, about: dict,
                    command: str, files: dict[str, str], training_images: np.ndarray | None) -> None:
     """Everything a default-model folder holds, written into ``staging`` (checked exports, scores, card)."""
-    from fer_core.evaluation import evaluate_model_on_dataset
-    from fer_core.stats import copies_of
 
     if validation is not None and len(validation[0]):
         check_faces = validation[0][:256]
@@ -241,17 +217,15 @@ def _write_default(staging: Path, model, validation: tuple[np.ndarray, np.ndarra
     metrics = evaluate_model_on_dataset(model, *validation, tta=True, in_training=in_training) if validation is not None else {}
     metrics["split"] = split if validation is not None else None
     if validation is not None:
-        from fer_core.live_inference import choose_variant, measure_variants
 
         metrics["live_variants"] = measure_variants(staging, *validation)
         metrics["live_inference"] = choose_variant(metrics["live_variants"])
-        metrics[SHARE_KEY] = equalised_share(validation[0])  # decides Live's crop lighting (fer_core.lighting)
+        metrics[SHARE_KEY] = equalised_share(validation[0])  # decides Live's crop lighting (fer_core.inference.lighting)
     metrics.update(about, parameters=int(model.count_params()), published_at=time.strftime("%Y-%m-%d %H:%M:%S"), exports=export_report)
     (staging / "metrics.json").write_text(json.dumps(metrics, indent=2))
     for name, text in files.items():
         (staging / name).write_text(text)
     if validation is not None:  # the card reports validation figures; without them there is nothing to card
-        from fer_core.model_card import measure_latency, render_model_card
 
         card = render_model_card(staging, command=command, latency=measure_latency(staging))
         (staging / "model_card.md").write_text(card)

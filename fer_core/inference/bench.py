@@ -7,34 +7,26 @@ scaled up, when a dataset is found; otherwise a synthetic blob, so detectors may
 from __future__ import annotations
 
 import os
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 
+from fer_core.data.loading import load_dataset
+from fer_core.data.sources import find_datasets
+from fer_core.inference.faces import make_detector
+from fer_core.inference.predictor import Predictor, load_fast_classifier
 from fer_core.labels import IMAGE_SIZE
-
-
-def median_ms(function: Callable[[], object], repeats: int) -> float:
-    function()  # warm-up: first calls trace graphs and allocate
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return float(np.median(times) * 1000)
+from fer_core.nets.classifiers import load_classifier
+from fer_core.nets.latency import median_ms
 
 
 def benchmark_frame() -> np.ndarray:
     """640x480 BGR frame with one 192-pixel face in the middle."""
-    from fer_core.dataset_sources import find_datasets
 
     face = None
     for source in find_datasets({"FER2013_PATH": os.environ.get("FER2013_PATH", "")}):
         try:
-            from fer_core.data import load_dataset
 
             dataset = load_dataset(source.path)
             face = dataset.images[int(np.flatnonzero(dataset.labels == 3)[0]) if dataset.labels is not None else 0]
@@ -50,9 +42,6 @@ def benchmark_frame() -> np.ndarray:
 
 
 def run_benchmark(model_path: Path, detectors: list[str], repeats: int = 100) -> dict:
-    from fer_core.faces import make_detector
-    from fer_core.model_io import load_classifier
-    from fer_core.predictor import Predictor, load_fast_classifier
 
     frame = benchmark_frame()
     classifier = load_fast_classifier(model_path)

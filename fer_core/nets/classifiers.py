@@ -78,3 +78,24 @@ class FastClassifier:
             return np.zeros((0, NUM_CLASSES), np.float32)
         return self._call(batch)
 
+
+class TFLiteClassifier:
+    """Runs a FER ``.tflite`` file one face at a time with TensorFlow's interpreter."""
+
+    def __init__(self, content: bytes | Path) -> None:
+        import tensorflow as tf
+
+        data = content.read_bytes() if isinstance(content, Path) else content
+        self.interpreter = tf.lite.Interpreter(model_content=data, num_threads=1)
+        self.interpreter.allocate_tensors()
+        self.input_index = self.interpreter.get_input_details()[0]["index"]
+        self.output_index = self.interpreter.get_output_details()[0]["index"]
+
+    def __call__(self, faces: np.ndarray) -> np.ndarray:
+        batch = np.asarray(faces, np.float32).reshape(-1, IMAGE_SIZE, IMAGE_SIZE, 1)
+        outputs = []
+        for face in batch:
+            self.interpreter.set_tensor(self.input_index, face[None])
+            self.interpreter.invoke()
+            outputs.append(self.interpreter.get_tensor(self.output_index)[0].copy())
+        return np.stack(outputs) if outputs else np.zeros((0, 7), np.float32)

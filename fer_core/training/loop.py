@@ -26,26 +26,24 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_core.config import TrainConfig
+from fer_core.data.loading import load_dataset
 from fer_core.errors import FerError, first_line
+from fer_core.evaluation.metrics import evaluate_model_on_dataset, predict_probabilities
 from fer_core.labels import NUM_CLASSES
-from fer_core.runs import LOCK_FD_ENV, acquire_training_lock, read_history, read_status, write_json_atomic
+from fer_core.nets.architectures import ARCHITECTURES
+from fer_core.nets.classifiers import load_classifier
+from fer_core.nets.ensemble import ensemble_members
+from fer_core.training.config import TrainConfig
+from fer_core.training.glimpses import record_glimpse
+from fer_core.training.lineage import write_lineage
+from fer_core.training.run_models import build_configured_model, copy_weights_by_name, float32_copy, save_model_atomic
+from fer_core.training.runs import LOCK_FD_ENV, RunLog, acquire_training_lock, read_history, read_status, write_json_atomic
+from fer_core.training.weight_averaging import REPORT_FILE, finish_weight_average, make_weight_averager
 
 STATUS_INTERVAL_S = 1.0
 HISTORY_FIELDS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds")
 
 
-class RunLog:
-    """Prints progress lines; also appends them to ``train.log`` when stdout is not already that file."""
-
-    def __init__(self, run_dir: Path, *, stdout_is_log: bool) -> None:
-        self.path = None if stdout_is_log else run_dir / "train.log"
-
-    def __call__(self, message: str) -> None:
-        print(message, flush=True)
-        if self.path is not None:
-            with contextlib.suppress(OSError), self.path.open("a") as handle:  # a full disk must not mask the real error
-                handle.write(message + "\n")
 
 
 class RunCancelled(Exception):
@@ -68,7 +66,6 @@ def class_weights(labels: np.ndarray) -> dict[int, float]:
 
 def load_training_data(config: TrainConfig) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray] | None]:
     """(train images, labels) and (validation images, labels) as the config asks."""
-    from fer_core.data import load_dataset
 
     dataset = load_dataset(config.data)
     if not dataset.has_labels:
@@ -104,8 +101,6 @@ def training_targets(run_dir: Path, config: TrainConfig, images: np.ndarray, lab
     cache = run_dir / "teacher_targets.npy"
     taught = np.load(cache) if cache.is_file() else None
     if taught is None or taught.shape != targets.shape:
-        from fer_core.evaluation import predict_probabilities
-        from fer_core.model_io import load_classifier
 
         started = time.time()
         taught = np.mean([predict_probabilities(load_classifier(teacher), images, tta="flip") for teacher in config.teachers], axis=0)
@@ -210,69 +205,14 @@ def compile_model(model, config: TrainConfig, steps_per_epoch: int) -> None:
     )
 
 
-def copy_weights_by_name(source, target) -> int:
-    """Copy weights layer by layer, matched by name, into a freshly built ``target``.
-
-    Loading the old model whole would also keep its dropout rates and augmentation; building
-    the net from the config and copying weights lets a continued run loosen regularisation.
-    Refuses (rather than silently training from scratch) when any weighted layer is missing
-    or shaped differently, e.g. a model of another architecture.
-    """
-    sources = {layer.name: layer for layer in source.layers}
-    copied = 0
-    for layer in target.layers:
-        weights = layer.get_weights()
-        if not weights:
-            continue
-        donor = sources.get(layer.name)
-        donor_weights = donor.get_weights() if donor is not None else []
-        if [np.shape(w) for w in donor_weights] != [np.shape(w) for w in weights]:
-            raise FerError(
-                f"the model to start from does not match architecture {target.name!r} (layer {layer.name!r} differs)"
-            )
-        layer.set_weights(donor_weights)
-        copied += 1
-    return copied
 
 
-def build_configured_model(config: TrainConfig):
-    """The config's network, freshly initialised, with its augmentation, dropout and erasing:
-    one place, so a new training knob cannot reach the trained net but not its float32 copy."""
-    from fer_core.architectures import build_model
-
-    return build_model(config.arch, augment=config.augment, dropout=config.dropout, erasing=config.erasing)
 
 
-def build_float32_model(config: TrainConfig):
-    """The config's network with float32 layers, whatever the run's precision policy: saved
-    models (``best.keras``, a weight average) are float32, since Evaluate, publish, TFLite
-    export and Live load them, and a bf16 layer there would run slower and quantise differently
-    from what was measured."""
-    import keras
-
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy("float32")
-    try:
-        return build_configured_model(config)
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
 
 
-def float32_copy(model, config: TrainConfig):
-    """The model rebuilt with float32 layers and the same weights (mixed-precision weights are
-    float32 already)."""
-    if config.precision == "float32":
-        return model
-    copy = build_float32_model(config)
-    copy.set_weights(model.get_weights())
-    return copy
 
 
-def save_model_atomic(model, path: Path) -> None:
-    """Keras writes in place; a kill mid-write must not destroy the previous file."""
-    temporary = path.with_name(f".{path.stem}.tmp.keras")
-    model.save(temporary)
-    os.replace(temporary, path)
 
 
 def estimate_eta(recent_batch_seconds: list[float], epoch_seconds: list[float], *, batches_left: int,
@@ -300,10 +240,9 @@ def _current_learning_rate(model) -> float:
 def _make_monitor(run_dir: Path, config: TrainConfig, steps_per_epoch: int, stop_flag: dict, started: float, log: RunLog,
                   val: tuple[np.ndarray, np.ndarray] | None = None):
     """A Keras callback that reports progress, saves every epoch, classifies the watched
-    validation faces (``fer_core.glimpses``) and honours cancel requests."""
+    validation faces (``fer_core.training.glimpses``) and honours cancel requests."""
     import keras
 
-    from fer_core.glimpses import record_glimpse
 
     class RunMonitor(keras.callbacks.Callback):
         def __init__(self) -> None:
@@ -416,7 +355,6 @@ def _train(run_dir: Path, resume: bool, stop_flag: dict, log: RunLog) -> str:
     try:
         config = TrainConfig.load(run_dir / "config.json").validate()
         _set_status(run_dir, "running", message="loading data", batch=0)
-        from fer_core.architectures import ARCHITECTURES
 
         if ARCHITECTURES[config.arch].train_without_onednn:
             os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"  # read when TensorFlow loads, just below
@@ -440,9 +378,6 @@ def _train(run_dir: Path, resume: bool, stop_flag: dict, log: RunLog) -> str:
                 history = []
                 model = build_configured_model(config)
                 if config.init_from:  # same weights, this config's dropout/augmentation, fresh schedule
-                    from fer_core.ensemble import ensemble_members
-                    from fer_core.lineage import write_lineage
-                    from fer_core.model_io import load_classifier
 
                     source = load_classifier(config.init_from)
                     if ensemble_members(source):
@@ -464,7 +399,6 @@ def _train(run_dir: Path, resume: bool, stop_flag: dict, log: RunLog) -> str:
         log(f"training {config.arch} on {len(x_train)} faces with Keras on {backend}, epochs {initial_epoch + 1}..{config.epochs}")
         callbacks = [_make_monitor(run_dir, config, steps, stop_flag, started, log, val)]
         if config.swa_epochs:
-            from fer_core.weight_averaging import make_weight_averager
 
             callbacks.append(make_weight_averager(run_dir, config, initial_epoch, log))  # after the checkpoint
         model.fit(
@@ -497,7 +431,6 @@ def _finish_weight_average(run_dir: Path, config: TrainConfig, train_images: np.
     """With ``swa_epochs``, build and score the weight average unless a resume after the end finds it done."""
     if not config.swa_epochs:
         return
-    from fer_core.weight_averaging import REPORT_FILE, finish_weight_average
 
     if (run_dir / REPORT_FILE).exists():
         return
@@ -509,8 +442,6 @@ def _write_final_metrics(run_dir: Path, config: TrainConfig, log: RunLog) -> Non
     """Evaluate the best model on the validation split so the runs table has honest numbers."""
     import keras
 
-    from fer_core.evaluation import evaluate_model_on_dataset
-    from fer_core.model_io import load_classifier
 
     best = run_dir / "best.keras"
     if not best.exists() or not config.val_split:

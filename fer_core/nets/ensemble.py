@@ -21,12 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_core.config import portable_path
 from fer_core.errors import FerError
+from fer_core.evaluation.significance import paired_comparison
 from fer_core.labels import IMAGE_SIZE
-from fer_core.lineage import stages_before
-from fer_core.significance import paired_comparison
-from fer_core.tta import TTA_MODES
+from fer_core.nets.tta import TTA_MODES
+from fer_core.training.config import portable_path
+from fer_core.training.lineage import stages_before
+from fer_core.training.runs import resolve_run_dir
 
 ENSEMBLE_FILE = "ensemble.json"
 MAX_MEMBERS = 5  # each member adds its full latency to every face on the live path
@@ -60,7 +61,6 @@ def member_model_path(source: str | Path) -> Path:
     path = Path(source)
     if path.suffix == ".keras":
         return path
-    from fer_core.runs import resolve_run_dir
 
     run_dir = resolve_run_dir(source)
     if not run_dir.is_dir():

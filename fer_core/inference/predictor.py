@@ -11,12 +11,23 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 
-from fer_core.faces import DEFAULT_DETECTOR, Box, FaceDetector, detect_with_padding, make_detector, to_grey
-from fer_core.labels import CLASS_NAMES, IMAGE_SIZE
-from fer_core.lighting import matched_to_equalised, wants_equalised_crops
+from fer_core.inference.faces import (
+    CROP_MARGIN,
+    DEFAULT_DETECTOR,
+    Box,
+    FaceDetector,
+    crop_face,
+    detect_with_padding,
+    make_detector,
+    to_grey,
+)
+from fer_core.inference.lighting import matched_to_equalised, wants_equalised_crops
+from fer_core.labels import CLASS_NAMES
+from fer_core.nets.classifiers import FastClassifier, TFLiteClassifier, load_classifier
+from fer_core.nets.live_variants import VARIANT_FILES, variant_tta
+from fer_core.nets.tta import TTA_LABELS, TTA_MODES, with_tta
 
 Classifier = Callable[[np.ndarray], np.ndarray]  # (N, 48, 48) pixels -> (N, 7) probabilities
 
@@ -43,23 +54,8 @@ class FaceResult:
         }
 
 
-CROP_MARGIN = 0.1  # widening of a detector's box per side before cropping
 
 
-def crop_face(grey: np.ndarray, box: Box, margin: float = CROP_MARGIN) -> np.ndarray:
-    """Square 48x48 crop around a box, widened by ``margin`` per side; edges replicate
-    rather than shrink the crop when the face touches the border."""
-    x, y, w, h = box
-    side = round(max(w, h) * (1 + 2 * margin))
-    cx, cy = x + w / 2, y + h / 2
-    x1, y1 = round(cx - side / 2), round(cy - side / 2)
-    pad = max(0, -x1, -y1, x1 + side - grey.shape[1], y1 + side - grey.shape[0])
-    if pad:
-        grey = cv2.copyMakeBorder(grey, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-        x1, y1 = x1 + pad, y1 + pad
-    crop = grey[y1 : y1 + side, x1 : x1 + side]
-    interpolation = cv2.INTER_AREA if side > IMAGE_SIZE else cv2.INTER_LINEAR
-    return cv2.resize(crop, (IMAGE_SIZE, IMAGE_SIZE), interpolation=interpolation)
 
 
 def _iou(a: Box, b: Box) -> float:
@@ -102,7 +98,7 @@ class Predictor:
         self.detector = detector
         self.margin = margin
         self.max_faces = max_faces
-        self.equalise = equalise  # bring crops to histogram-equalised training faces (fer_core.lighting)
+        self.equalise = equalise  # bring crops to histogram-equalised training faces (fer_core.inference.lighting)
 
     @classmethod
     def from_model(cls, model_path: Path, detector: str = DEFAULT_DETECTOR, tta: str | None = None, **options: float) -> Predictor:
@@ -144,16 +140,12 @@ def load_fast_classifier(model_path: Path, tta: str | None = None) -> Classifier
     ``tta`` overrides the chosen variant's test-time augmentation: stills can afford
     ``flip-zoom`` (six passes, ~1.2 points over flip) where video frames cannot.
     """
-    from fer_core.live_inference import variant_tta
-    from fer_core.model_io import FastClassifier, load_classifier
-    from fer_core.tta import with_tta
 
     model_path = Path(model_path)
     choice = _published_live_choice(model_path)
     tta = tta or (variant_tta(choice) if choice else "none")
     tflite = model_path.with_name(choice["file"] if choice else "model_float.tflite")
     if tflite.exists() and tflite.stat().st_mtime >= model_path.stat().st_mtime - 60:
-        from fer_core.export import TFLiteClassifier
 
         return with_tta(TFLiteClassifier(tflite), tta)
     return with_tta(FastClassifier(load_classifier(model_path)), tta)
@@ -162,8 +154,6 @@ def load_fast_classifier(model_path: Path, tta: str | None = None) -> Classifier
 def _published_live_choice(model_path: Path) -> dict | None:
     import json
 
-    from fer_core.live_inference import VARIANT_FILES, variant_tta
-    from fer_core.tta import TTA_MODES
 
     try:
         choice = json.loads(model_path.with_name("metrics.json").read_text()).get("live_inference")
@@ -178,8 +168,6 @@ def describe_live_classifier(model_path: Path) -> str:
     choice = _published_live_choice(Path(model_path))
     if choice is None:
         return "Classifier: the model's float TFLite copy if present, else the Keras model called directly."
-    from fer_core.live_inference import variant_tta
-    from fer_core.tta import TTA_LABELS
 
     mode = variant_tta(choice)
     tta = f" with {TTA_LABELS[mode]}" if mode != "none" else ""

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from fer_core.drawing import annotate
-from fer_core.expression_timeline import ExpressionTimeline
-from fer_core.predictor import FaceResult, Predictor, ProbabilitySmoother
+from fer_core.inference.drawing import annotate
+from fer_core.inference.predictor import FaceResult, Predictor, ProbabilitySmoother
+from fer_core.inference.timeline import ExpressionTimeline
 
 
 @dataclass(frozen=True)

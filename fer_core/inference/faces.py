@@ -19,6 +19,7 @@ import cv2
 import numpy as np
 
 from fer_core.errors import FerError
+from fer_core.labels import IMAGE_SIZE
 
 Box = tuple[int, int, int, int]  # x, y, width, height in input pixels
 
@@ -206,3 +207,22 @@ def detect_with_padding(detector: FaceDetector, image: np.ndarray) -> PaddedDete
         if x2 - x1 >= 8 and y2 - y1 >= 8:
             shifted.append((x1, y1, x2 - x1, y2 - y1))
     return PaddedDetection(shifted, False) if shifted else PaddedDetection([], True)
+
+
+CROP_MARGIN = 0.1  # widening of a detector's box per side before cropping
+
+
+def crop_face(grey: np.ndarray, box: Box, margin: float = CROP_MARGIN) -> np.ndarray:
+    """Square 48x48 crop around a box, widened by ``margin`` per side; edges replicate
+    rather than shrink the crop when the face touches the border."""
+    x, y, w, h = box
+    side = round(max(w, h) * (1 + 2 * margin))
+    cx, cy = x + w / 2, y + h / 2
+    x1, y1 = round(cx - side / 2), round(cy - side / 2)
+    pad = max(0, -x1, -y1, x1 + side - grey.shape[1], y1 + side - grey.shape[0])
+    if pad:
+        grey = cv2.copyMakeBorder(grey, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+        x1, y1 = x1 + pad, y1 + pad
+    crop = grey[y1 : y1 + side, x1 : x1 + side]
+    interpolation = cv2.INTER_AREA if side > IMAGE_SIZE else cv2.INTER_LINEAR
+    return cv2.resize(crop, (IMAGE_SIZE, IMAGE_SIZE), interpolation=interpolation)

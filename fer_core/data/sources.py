@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from fer_core.data.loading import load_dataset
 from fer_core.errors import FerError, first_line
 from fer_core.paths import DATA_DIR
 
@@ -79,7 +80,6 @@ def save_upload(filename: str, content: bytes) -> Path:
     The bytes go to a hidden temporary name first, so a half-written or invalid upload
     never replaces a good dataset of the same name.
     """
-    from fer_core.data import load_dataset
 
     UPLOAD_DIR.mkdir(parents=True, exist_ok=True)
     target = UPLOAD_DIR / safe_upload_name(filename)

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from fer_core.gradcam import is_feature_map_layer
+from fer_core.explain.gradcam import is_feature_map_layer
 from fer_core.labels import IMAGE_SIZE
+from fer_core.nets.ensemble import ensemble_members
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,6 @@ def feature_maps(model, face: np.ndarray, per_block: int = 8) -> tuple[list[Bloc
     the model averages (the maps are the first one's)."""
     import keras
 
-    from fer_core.ensemble import ensemble_members
 
     members = ensemble_members(model)
     net = members[0] if members else model

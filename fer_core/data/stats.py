@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from fer_core.data import FerDataset
+from fer_core.data.loading import FerDataset
 from fer_core.labels import CLASS_NAMES, NUM_CLASSES
 
 

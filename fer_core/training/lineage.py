@@ -10,8 +10,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from fer_core.config import TrainConfig
 from fer_core.errors import FerError
+from fer_core.training.config import TrainConfig
+from fer_core.training.weight_averaging import MODEL_FILE, read_weight_average
 
 LINEAGE_FILE = "lineage.json"
 
@@ -57,7 +58,6 @@ def stages_before(init_from: str) -> list[dict]:
 def _weight_average_stage(model_path: Path) -> dict:
     """For a run's weight average that was not kept as its best model (``swa.keras``), which
     file the stage means and that file's own score; ``metrics.json`` describes ``best.keras``."""
-    from fer_core.weight_averaging import MODEL_FILE, read_weight_average
 
     if model_path.name != MODEL_FILE:
         return {}

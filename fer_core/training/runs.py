@@ -11,6 +11,7 @@ requests cannot both pass the check: the loser gets a clear error and nothing is
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import fcntl
 import json
@@ -24,9 +25,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from fer_core.config import TrainConfig
 from fer_core.errors import FerError
 from fer_core.paths import REPO_ROOT, runs_dir
+from fer_core.training.config import TrainConfig
 
 RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 LOCK_FD_ENV = "FER_TRAIN_LOCK_FD"
@@ -260,3 +261,16 @@ def delete_run(run_dir: Path) -> None:
     if read_status(run_dir).get("state") in ACTIVE_STATES:
         raise FerError(f"run {run_dir.name} is training; cancel it before deleting")
     shutil.rmtree(run_dir)
+
+
+class RunLog:
+    """Prints progress lines; also appends them to ``train.log`` when stdout is not already that file."""
+
+    def __init__(self, run_dir: Path, *, stdout_is_log: bool) -> None:
+        self.path = None if stdout_is_log else run_dir / "train.log"
+
+    def __call__(self, message: str) -> None:
+        print(message, flush=True)
+        if self.path is not None:
+            with contextlib.suppress(OSError), self.path.open("a") as handle:  # a full disk must not mask the real error
+                handle.write(message + "\n")

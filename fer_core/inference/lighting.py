@@ -33,6 +33,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from fer_core.data.loading import load_dataset
+from fer_core.errors import FerError
+from fer_core.inference.faces import crop_face
+from fer_core.training.config import TrainConfig
+
 NEAR_EQUALISED = 3.0  # mean grey-level change under which a face counts as already equalised
 FAR_FROM_EQUALISED = 20.0  # crops whose face box equalisation changes more than this are equalised
 CLIP_LIMIT = 2.0  # contrast limit: a grey level's share of the face box is capped at twice the even share
@@ -114,7 +119,6 @@ def shifted_lighting(faces: np.ndarray, shift: str, seed: int = 0) -> np.ndarray
 def framed_on_plain_wall(faces: np.ndarray, margin: float, wall: int = 110, size: int = 200) -> np.ndarray:
     """Each face pasted at ``size`` px into a 640x480 frame of one grey and cropped as Live does,
     with the face as the detector's box: the margin then shows nothing but wall."""
-    from fer_core.predictor import crop_face  # the predictor imports this module
 
     crops = []
     for face in faces:
@@ -143,8 +147,6 @@ def wants_equalised_crops(model_path: Path) -> bool:
 
 
 def _run_dataset_share(run_dir: Path) -> float | None:
-    from fer_core.config import TrainConfig
-    from fer_core.errors import FerError
 
     try:
         config = TrainConfig.load(run_dir / "config.json")
@@ -157,6 +159,5 @@ def _run_dataset_share(run_dir: Path) -> float | None:
 def _dataset_share(data: str, modified: float, split: str) -> float:  # noqa: ARG001 - 'modified' keys the cache
     """Kept per dataset file and version: the sidebar and every predictor built for a run's
     model ask again, and loading the dataset is the slow part."""
-    from fer_core.data import load_dataset
 
     return equalised_share(load_dataset(data).split(split).images)

@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from fer_core.errors import FerError
+from fer_core.nets.architectures import ARCHITECTURES
+from fer_core.paths import REPO_ROOT
 
 OPTIMISERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("cosine", "constant")
@@ -21,7 +23,6 @@ PRECISIONS = ("float32", "bfloat16")
 
 def portable_path(path: str) -> str:
     """A path as seen from the repository root when it lies in or beside it (models/..., ../shared/...)."""
-    from fer_core.paths import REPO_ROOT
 
     resolved = Path(path).resolve()
     for base, prefix in ((REPO_ROOT.resolve(), Path()), (REPO_ROOT.parent.resolve(), Path(".."))):
@@ -32,7 +33,7 @@ def portable_path(path: str) -> str:
 
 @dataclass
 class TrainConfig:
-    data: str = ""  # dataset path (any layout fer_core.data understands)
+    data: str = ""  # dataset path (any layout fer_core.data.loading understands)
     arch: str = "vgg"
     epochs: int = 40
     batch_size: int = 128
@@ -58,7 +59,6 @@ class TrainConfig:
 
     def validate(self) -> TrainConfig:
         """Refuse impossible settings up front, before a process is started."""
-        from fer_core.architectures import ARCHITECTURES
 
         problems = []
         if self.arch not in ARCHITECTURES:

@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from fer_core.config import portable_path
-from fer_core.ensemble import ENSEMBLE_FILE
+from fer_core.evaluation.significance import wilson_interval
+from fer_core.inference.lighting import MOSTLY, SHARE_KEY
 from fer_core.labels import CLASS_NAMES
-from fer_core.lighting import MOSTLY, SHARE_KEY
-from fer_core.lineage import read_lineage
-from fer_core.live_inference import LATENCY_BUDGET_MS, variant_tta
-from fer_core.significance import wilson_interval
-from fer_core.tta import TTA_LABELS
+from fer_core.nets.classifiers import FastClassifier, TFLiteClassifier, load_classifier
+from fer_core.nets.ensemble import ENSEMBLE_FILE
+from fer_core.nets.latency import median_ms
+from fer_core.nets.live_variants import LATENCY_BUDGET_MS, variant_tta
+from fer_core.nets.tta import TTA_LABELS
+from fer_core.training.config import portable_path
+from fer_core.training.lineage import read_lineage
 
 
 def _confusion_table(matrix: list[list[int]]) -> str:
@@ -68,12 +70,12 @@ def per_class_table(per_class: dict) -> str:
 
 def lighting_line(metrics: dict) -> str:
     """How camera crops are lit for this model, from the share of its dataset's faces that are
-    histogram-equalised (``fer_core.lighting`` decides the same way)."""
+    histogram-equalised (``fer_core.inference.lighting`` decides the same way)."""
     share, split = metrics[SHARE_KEY], metrics["split"]
     if share > MOSTLY:
         return (f"{share:.0%} of the {split} faces are already histogram-equalised, so camera and photo crops that are "
                 "far from it are equalised before classification, bringing faces in dim or washed-out light closer "
-                "to what the model learnt (`fer_core/lighting.py`).")
+                "to what the model learnt (`fer_core/inference/lighting.py`).")
     return f"Only {share:.0%} of the {split} faces are histogram-equalised, so crops are classified as the camera gives them."
 
 
@@ -85,9 +87,6 @@ def measure_latency(model_dir: Path) -> dict[str, float]:
     """
     import numpy as np
 
-    from fer_core.bench import median_ms
-    from fer_core.export import TFLiteClassifier
-    from fer_core.model_io import FastClassifier, load_classifier
 
     face = np.zeros((1, 48, 48), np.float32)
     metrics_path = model_dir / "metrics.json"

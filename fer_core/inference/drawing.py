@@ -5,8 +5,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from fer_core.inference.predictor import FaceResult
 from fer_core.labels import CLASS_COLOURS, hex_to_bgr
-from fer_core.predictor import FaceResult
 
 UNSURE_COLOUR = (150, 150, 150)  # BGR; a grey apart from neutral's (127): no class is claimed
 

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from fer_core.labels import IMAGE_SIZE
+from fer_core.nets.ensemble import ensemble_members
 
 # Layers that only shrink or mask the map the net computed: the map before them is sharper.
 _PASS_THROUGH = ("Pooling2D", "Dropout", "Dropout2D")
@@ -54,7 +55,6 @@ def grad_cams(model, faces: np.ndarray, classes: np.ndarray, batch_size: int = 6
     Batched because each eager pass has a fixed cost: for the shipped pair, one face at a time
     took 112 ms a face, a batch of 64 15 ms a face (with other work beside on 2 cores).
     """
-    from fer_core.ensemble import ensemble_members
 
     nets = ensemble_members(model) or [model]
     mean = np.mean([_net_cams(net, faces, classes, batch_size) for net in nets], axis=0)  # (n, 48, 48) over the nets

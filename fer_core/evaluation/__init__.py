@@ -1,0 +1,1 @@
+"""Scoring a model honestly: metrics, calibration, significance."""

@@ -1,0 +1,1 @@
+"""What the network looks at: Grad-CAM and feature maps."""

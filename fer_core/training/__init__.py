@@ -1,0 +1,1 @@
+"""Training runs: configuration, the loop, run folders, weight averaging, lineage, glimpses."""
