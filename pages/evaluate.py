@@ -13,6 +13,7 @@ from fer_core.evaluation.calibration import reliability_bins
 from fer_core.evaluation.metrics import (
     classification_report,
     describe_training_copies,
+    most_confident,
     predict_probabilities,
     predictions_table,
     selective_accuracy,
@@ -171,9 +172,7 @@ true_name = cols[0].selectbox("True class", CLASS_NAMES, index=CLASS_NAMES.index
 predicted_name = cols[1].selectbox("Predicted as", CLASS_NAMES, index=CLASS_NAMES.index("sad"), key="mistake_pred")
 count = cols[2].slider("How many", 4, 32, 12, 4, key="mistake_count")
 true_label, predicted_label = CLASS_NAMES.index(true_name), CLASS_NAMES.index(predicted_name)
-predictions = probabilities.argmax(axis=1)
-cell = np.flatnonzero((rows.labels == true_label) & (predictions == predicted_label))
-cell = cell[np.argsort(-probabilities[cell, predicted_label])][:count]
+cell = most_confident(rows.labels, probabilities, true_label, predicted_label, count)
 if true_label == predicted_label:
     st.caption("Same class chosen twice: these are the most confident *correct* answers.")
 if len(cell) == 0:
@@ -181,7 +180,7 @@ if len(cell) == 0:
 else:
     st.image(
         [rows.images[i] for i in cell],
-        caption=[f"{predicted_name} {probabilities[i, predicted_label]:.0%} · {true_name} {probabilities[i, true_label]:.0%}"
+        caption=[f"said {predicted_name} {probabilities[i, predicted_label]:.0%} · true {true_name} {probabilities[i, true_label]:.0%}"
                  + (" · in Training" if in_training[i] else "") for i in cell],
         width=96,
     )

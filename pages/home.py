@@ -1,11 +1,10 @@
 """Home: what FER Studio does and which model answers by default."""
 
-import json
-
 import streamlit as st
 
 from fer_core.data.sources import HOW_TO_GET, find_datasets
 from fer_core.evaluation.significance import describe_interval
+from fer_core.files import read_metrics
 from fer_core.labels import CLASS_NAMES, WHAT_IT_READS
 from fer_core.paths import DEFAULT_MODEL_DIR
 from ui.bootstrap import bootstrap
@@ -43,9 +42,8 @@ if public_demo_mode():
     st.info("Public demo mode: training is limited to short runs on a sample, and runs cannot be deleted.")
 
 st.subheader("Default model")
-metrics_path = DEFAULT_MODEL_DIR / "metrics.json"
-if metrics_path.exists():
-    metrics = json.loads(metrics_path.read_text())
+metrics = read_metrics(DEFAULT_MODEL_DIR)
+if metrics:
     cols = st.columns(4)
     accuracy, faces = metrics.get("accuracy", 0), metrics.get("n", 0)
     copies = metrics.get("training_copies")

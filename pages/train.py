@@ -3,7 +3,6 @@
 Training runs in its own process (``fer_core.training.runs.start_new_run``): this page only writes
 a config and then reads the run folder, so a reload or a closed tab loses nothing.
 """
-
 import json
 import time
 
@@ -12,8 +11,16 @@ import streamlit as st
 
 from fer_core import charts, paths
 from fer_core.errors import FerError
+from fer_core.files import BEST_MODEL, CHECKPOINT, read_metrics
 from fer_core.nets.architectures import ARCHITECTURES
 from fer_core.nets.ensemble import MAX_MEMBERS
+from fer_core.nets.publish import (
+    describe_published,
+    previous_default_dir,
+    publish_ensemble_of_runs,
+    publish_run,
+    restore_previous_default,
+)
 from fer_core.training.config import OPTIMISERS, SCHEDULES, TrainConfig
 from fer_core.training.glimpses import read_glimpses
 from fer_core.training.runs import (
@@ -26,6 +33,7 @@ from fer_core.training.runs import (
     request_cancel,
     resume_run,
     run_dir_for,
+    run_progress,
     start_new_run,
 )
 from fer_core.training.weight_averaging import read_weight_average
@@ -139,12 +147,9 @@ def monitor(run_id: str) -> None:
         return
     status = read_status(run_dir)
     history = pd.DataFrame(read_history(run_dir))
-    state = status.get("state", "unknown")
-    epochs, epoch = int(status.get("epochs", 0) or 0), int(status.get("epoch", 0) or 0)
-    batches, batch = int(status.get("batches", 0) or 0), int(status.get("batch", 0) or 0)
-    done = (epoch + (batch / batches if batches else 0)) / epochs if epochs else 0.0
-    st.progress(min(done, 1.0), text=f"**{state}** — epoch {min(epoch + 1, epochs) if state in ACTIVE_STATES else epoch}/{epochs}"
-                + (f", batch {batch}/{batches}" if state in ACTIVE_STATES and batches else ""))
+    progress = run_progress(status)
+    state = progress.state
+    st.progress(progress.fraction, text=progress.describe().replace(state, f"**{state}**", 1))
     cols = st.columns(4)
     cols[0].metric("ETA", _format_eta(status.get("eta_s")) if state in ACTIVE_STATES else "—")
     cols[1].metric("Learning rate", f"{status['learning_rate']:.2e}" if status.get("learning_rate") else "—")
@@ -153,9 +158,7 @@ def monitor(run_id: str) -> None:
     cols[3].metric("Seconds per epoch", f"{history['seconds'].mean():.0f}" if "seconds" in history else "—")
     if status.get("message"):
         (st.error if state == "failed" else st.info)(status["message"])
-    live_point = None
-    if state in ACTIVE_STATES and batch and status.get("batch_loss") is not None:
-        live_point = {"epoch": epoch + batch / max(batches, 1), "loss": status["batch_loss"], "accuracy": status["batch_accuracy"]}
+    live_point = progress.running_point
     if len(history) or live_point:
         st.plotly_chart(charts.training_curves_figure(history if len(history) else pd.DataFrame({"epoch": []}), live_point), key="curves")
     if (glimpses := read_glimpses(run_dir)) is not None and len(glimpses.epochs):
@@ -164,7 +167,7 @@ def monitor(run_id: str) -> None:
     if state in ACTIVE_STATES and buttons[0].button("Cancel", key="cancel_run", type="primary"):
         request_cancel(run_dir)
         st.toast("Cancel requested: the run stops after the current batch and keeps its last checkpoint.")
-    if state in RESUMABLE_STATES and (run_dir / "checkpoint.keras").exists() and buttons[0].button("Resume", key="resume_run"):
+    if state in RESUMABLE_STATES and (run_dir / CHECKPOINT).exists() and buttons[0].button("Resume", key="resume_run"):
         try:
             resume_run(run_dir)
         except FerError as exc:
@@ -226,27 +229,16 @@ if len(runs) >= 2:
 if demo:
     st.caption("Public demo: deleting runs and changing the default model are disabled.")
 else:
-    from fer_core.nets.publish import (
-        describe_published,
-        previous_default_dir,
-        publish_default_model,
-        publish_ensemble_of_runs,
-        restore_previous_default,
-    )
-
     cols = st.columns(2)
     selected_summary = next(r for r in runs if r.run_id == selected)
     still_running = selected_summary.state in ACTIVE_STATES
     if cols[0].button("Make this run's model the app default", key="publish",
-                      disabled=still_running or not (selected_summary.path / "best.keras").exists(),
+                      disabled=still_running or not (selected_summary.path / BEST_MODEL).exists(),
                       help="Wait for the run to end (or cancel it): its best model may still change." if still_running else
                            "Exports and checks the run's best model; the default it replaces is kept and can be restored."):
-        from fer_core.training.loop import load_training_data
-
         try:
             with st.spinner("Exporting and checking the model…"):
-                (training_images, _), val = load_training_data(TrainConfig.load(selected_summary.path / "config.json"))
-                publish_default_model(selected_summary.path, paths.DEFAULT_MODEL_DIR, val, training_images)
+                publish_run(selected_summary.path, paths.DEFAULT_MODEL_DIR)
         except FerError as exc:
             st.error(str(exc))
         else:
@@ -274,7 +266,7 @@ else:
             st.session_state.pop("selected_run", None)
             st.rerun()
 
-    finished = [r.run_id for r in runs if (r.path / "best.keras").exists() and r.state not in ACTIVE_STATES]
+    finished = [r.run_id for r in runs if (r.path / BEST_MODEL).exists() and r.state not in ACTIVE_STATES]
     if len(finished) >= 2:
         with st.expander("Average several runs into one model (an ensemble)"):
             st.caption("Nets trained apart make partly different mistakes, so the mean of their probabilities can beat "
@@ -289,7 +281,7 @@ else:
                     st.error(str(exc))
                 else:
                     st.cache_resource.clear()
-                    metrics = json.loads((target / "metrics.json").read_text())
+                    metrics = read_metrics(target)
                     best_alone = max(m["accuracy"] for m in json.loads((target / "ensemble.json").read_text()))
                     st.success(f"The average of {len(members)} runs is now the default model: "
                                f"{metrics['accuracy_no_tta']:.1%} on {metrics['split']} ({metrics['accuracy_tta']:.1%} with flip TTA, "

@@ -63,11 +63,11 @@ def test_fer_core_has_no_import_circle() -> None:
 
     def visit(module: str, path: tuple[str, ...]) -> None:
         if module in path:
-            raise AssertionError("import circle: " + " -> ".join(path[path.index(module):] + (module,)))
+            raise AssertionError("import circle: " + " -> ".join((*path[path.index(module):], module)))
         if module in done:
             return
         for target in graph[module]:
-            visit(target, path + (module,))
+            visit(target, (*path, module))
         done.add(module)
 
     for module in graph:

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from browser_support import CHROMIUM, REPO_ROOT, VIDEO_PLAYING, RunningApp, drawn_face, launch_args, write_y4m
 from conftest import SHARED_CSV, random_faces, write_fer_csv
+
+from testkit.browser import CHROMIUM, REPO_ROOT, VIDEO_PLAYING, RunningApp, drawn_face, launch_args, write_y4m
 
 pytestmark = pytest.mark.browser
 ARTIFACTS = REPO_ROOT / "test-artifacts" / "browser"

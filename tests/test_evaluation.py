@@ -85,3 +85,14 @@ def test_cli_evaluate_reports_and_can_leave_out_faces_also_in_training(tmp_path:
                                "--without-training-copies").stdout)
     assert clean["n"] == 10 and "training_copies" not in clean
     assert clean["accuracy"] == pytest.approx(report["training_copies"]["accuracy_without"])
+
+
+def test_most_confident_lists_one_cell_of_the_confusion_matrix_surest_first() -> None:
+    from fer_core.evaluation.metrics import most_confident
+
+    labels = np.array([2, 2, 2, 3, 2])
+    probabilities = np.full((5, 7), 0.05)
+    probabilities[[0, 1, 3, 4], 4] = [0.6, 0.9, 0.95, 0.3]  # faces 0, 1 and 3 are called sad (4); face 4 is not
+    probabilities[4, 2] = 0.7
+    assert most_confident(labels, probabilities, 2, 4, 10).tolist() == [1, 0]  # face 3 is happy, not fear
+    assert most_confident(labels, probabilities, 2, 4, 1).tolist() == [1]

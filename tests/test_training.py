@@ -475,3 +475,46 @@ def test_an_unreadable_glimpses_file_reads_as_none(tmp_path: Path, content: byte
 
     (tmp_path / GLIMPSE_FILE).write_bytes(content)
     assert read_glimpses(tmp_path) is None
+
+
+def test_run_progress_reads_a_status_as_the_monitor_shows_it() -> None:
+    from fer_core.training.runs import run_progress
+
+    running = run_progress({"state": "running", "epoch": 2, "epochs": 4, "batch": 50, "batches": 100, "batch_loss": 1.2, "batch_accuracy": 0.4})
+    assert running.describe() == "running — epoch 3/4, batch 50/100"
+    assert running.fraction == pytest.approx(2.5 / 4)
+    assert running.running_point == {"epoch": 2.5, "loss": 1.2, "accuracy": 0.4}
+    cancelled = run_progress({"state": "cancelled", "epoch": 2, "epochs": 4, "batch": 50, "batches": 100, "batch_loss": 1.2})
+    assert cancelled.describe() == "cancelled — epoch 2/4" and cancelled.running_point is None
+    assert run_progress({}).describe() == "unknown — epoch 0/0" and run_progress({}).fraction == 0.0
+
+
+def test_a_run_committed_to_models_wip_mid_training_resumes_on_another_checkout(tiny_dataset: Path, tmp_path: Path) -> None:
+    """What ``models/wip/<run-id>/`` carries between sessions: the run folder as git keeps it
+    (without the gitignored watched faces), checked out elsewhere, its status still 'running' from
+    a process that is gone. Resuming continues the epoch count and the schedule from the checkpoint."""
+    import shutil
+    import subprocess
+
+    from fer_core.paths import REPO_ROOT
+    from fer_core.training.loop import train_run
+    from fer_core.training.runs import create_run
+
+    config = TrainConfig(data=str(tiny_dataset), arch="tiny", epochs=1, batch_size=8)
+    run_dir = create_run(config)
+    assert train_run(run_dir) == "finished"
+    config.epochs = 2  # the long run's total; the first sitting stopped after one epoch
+    (run_dir / "config.json").write_text(config.to_json())
+
+    copy = tmp_path / "checkout" / "models" / "wip" / run_dir.name
+    ignored = subprocess.run(["git", "check-ignore", "--no-index", "--stdin"], cwd=REPO_ROOT, text=True, capture_output=True,
+                             input="\n".join(f"models/wip/{run_dir.name}/{p.name}" for p in run_dir.iterdir())).stdout.split()
+    assert f"models/wip/{run_dir.name}/glimpses.npz" in ignored  # FER2013 faces never reach a commit
+    shutil.copytree(run_dir, copy, ignore=lambda _, names: [n for n in names if f"models/wip/{run_dir.name}/{n}" in ignored])
+    status = json.loads((copy / "status.json").read_text())
+    (copy / "status.json").write_text(json.dumps({**status, "state": "running", "pid": 2**22 + 12345}))  # a pid no process has
+    assert read_status(copy)["state"] == "interrupted"
+
+    assert train_run(copy, resume=True) == "finished"
+    assert [int(row["epoch"]) for row in read_history(copy)] == [1, 2]
+    assert (copy / "best.keras").is_file() and (copy / "glimpses.npz").is_file()  # the watched faces start again from the data

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from fer_core.files import BEST_MODEL
 from fer_core.paths import DEFAULT_MODEL_PATH
 from fer_core.training.runs import list_runs
 
@@ -16,7 +17,7 @@ def model_choices() -> dict[str, Path]:
     if DEFAULT_MODEL_PATH.exists():
         choices["default model"] = DEFAULT_MODEL_PATH
     for run in list_runs():
-        best = run.path / "best.keras"
+        best = run.path / BEST_MODEL
         if best.exists():
             accuracy = f", val {run.best_val_accuracy:.1%}" if run.best_val_accuracy is not None else ""
             choices[f"run {run.run_id} ({run.arch}{accuracy})"] = best

@@ -25,7 +25,6 @@ import hashlib
 import io
 import os
 import re
-import tempfile
 import warnings
 import zipfile
 from collections.abc import Callable, Iterator
@@ -35,6 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from fer_core.errors import FerError, first_line
+from fer_core.files import atomic_path
 from fer_core.labels import CLASS_NAMES, IMAGE_SIZE, NUM_CLASSES
 from fer_core.paths import cache_dir
 
@@ -395,14 +395,13 @@ def _write_cache(key: str, dataset: FerDataset) -> None:
     directory = cache_dir()
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=directory, suffix=".tmp", delete=False) as handle:
+        with atomic_path(directory / f"{key}.npz") as temporary:
             np.savez(
-                handle,
+                temporary,
                 images=dataset.images,
                 labels=dataset.labels if dataset.labels is not None else np.empty(0, np.int64),
                 usage=dataset.usage.astype(str),
             )
-        os.replace(handle.name, directory / f"{key}.npz")
     except OSError:
         pass
 

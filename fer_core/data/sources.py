@@ -18,6 +18,7 @@ from pathlib import Path
 
 from fer_core.data.loading import load_dataset
 from fer_core.errors import FerError, first_line
+from fer_core.files import atomic_path
 from fer_core.paths import DATA_DIR
 
 ENV_VAR = "FER2013_PATH"
@@ -84,14 +85,9 @@ def save_upload(filename: str, content: bytes) -> Path:
     UPLOAD_DIR.mkdir(parents=True, exist_ok=True)
     target = UPLOAD_DIR / safe_upload_name(filename)
     # Keep the real suffix last: the loader picks the format from it.
-    temporary = UPLOAD_DIR / f".partial-{target.name}"
-    temporary.write_bytes(content)
-    try:
+    with atomic_path(target) as temporary:  # checked before it takes the real name
+        temporary.write_bytes(content)
         load_dataset(temporary, use_cache=False)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-    os.replace(temporary, target)
     return target
 
 

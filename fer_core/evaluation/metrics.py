@@ -8,6 +8,7 @@ every mode at once reuses the six flip-zoom passes (the plain and flip views are
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -15,7 +16,8 @@ import numpy as np
 from fer_core.evaluation.calibration import expected_calibration_error
 from fer_core.evaluation.significance import wilson_interval
 from fer_core.labels import CLASS_NAMES, NUM_CLASSES
-from fer_core.nets.classifiers import FastClassifier
+from fer_core.nets.classifiers import FastClassifier, load_classifier
+from fer_core.nets.decision import rule_for
 from fer_core.nets.tta import TTA_MODES, means_by_mode, with_tta
 
 if TYPE_CHECKING:
@@ -80,6 +82,7 @@ def classification_report(labels: np.ndarray, probabilities: np.ndarray) -> dict
         "accuracy": correct / len(labels) if len(labels) else 0.0,
         "accuracy_interval": list(wilson_interval(correct, len(labels))),
         "macro_f1": float(np.mean([m["f1"] for m in per_class.values()])),
+        "mean_recall": float(np.mean([m["recall"] for m in per_class.values() if m["support"]] or [0.0])),
         "expected_calibration_error": expected_calibration_error(labels, probabilities),
         "per_class": per_class,
         "confusion": matrix.tolist(),
@@ -174,3 +177,18 @@ def evaluate_model_on_dataset(model, images: np.ndarray, labels: np.ndarray, *, 
             if k in augmented
         }
     return report
+
+
+def most_confident(labels: np.ndarray, probabilities: np.ndarray, true_label: int, predicted_label: int, count: int) -> np.ndarray:
+    """Indices of the faces of ``true_label`` predicted as ``predicted_label``, most confident
+    first: the mistakes a model is surest of are the ones worth looking at (often a wrong label)."""
+    cell = np.flatnonzero((labels == true_label) & (probabilities.argmax(axis=1) == predicted_label))
+    return cell[np.argsort(-probabilities[cell, predicted_label], kind="stable")][:count]
+
+
+def model_probabilities(model_path: Path, images: np.ndarray, *, tta: str = "none", decision: str = "balanced") -> np.ndarray:
+    """A model file's probabilities for faces as it answers them: by its recorded decision rule
+    (``fer_core.nets.decision``) unless ``decision`` is 'raw'."""
+    probabilities = predict_probabilities(load_classifier(model_path), images, tta=tta)
+    rule = rule_for(model_path, decision)
+    return rule.adjust(probabilities) if rule else probabilities

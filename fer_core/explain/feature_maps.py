@@ -41,7 +41,6 @@ def feature_maps(model, face: np.ndarray, per_block: int = 8) -> tuple[list[Bloc
     the model averages (the maps are the first one's)."""
     import keras
 
-
     members = ensemble_members(model)
     net = members[0] if members else model
     layers = block_layers(net)

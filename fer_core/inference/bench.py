@@ -27,7 +27,6 @@ def benchmark_frame() -> np.ndarray:
     face = None
     for source in find_datasets({"FER2013_PATH": os.environ.get("FER2013_PATH", "")}):
         try:
-
             dataset = load_dataset(source.path)
             face = dataset.images[int(np.flatnonzero(dataset.labels == 3)[0]) if dataset.labels is not None else 0]
             break
@@ -42,7 +41,6 @@ def benchmark_frame() -> np.ndarray:
 
 
 def run_benchmark(model_path: Path, detectors: list[str], repeats: int = 100) -> dict:
-
     frame = benchmark_frame()
     classifier = load_fast_classifier(model_path)
     face = np.zeros((1, IMAGE_SIZE, IMAGE_SIZE), np.float32)

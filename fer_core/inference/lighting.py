@@ -27,7 +27,6 @@ run's dataset is measured when its model is first used live.
 from __future__ import annotations
 
 import functools
-import json
 from pathlib import Path
 
 import cv2
@@ -35,6 +34,7 @@ import numpy as np
 
 from fer_core.data.loading import load_dataset
 from fer_core.errors import FerError
+from fer_core.files import read_metrics
 from fer_core.inference.faces import crop_face
 from fer_core.training.config import TrainConfig
 
@@ -137,17 +137,13 @@ def wants_equalised_crops(model_path: Path) -> bool:
     gone, gets its crops as the camera gives them.
     """
     folder = Path(model_path).parent
-    try:
-        share = json.loads((folder / "metrics.json").read_text()).get(SHARE_KEY)
-    except (OSError, ValueError, AttributeError):
-        share = None
+    share = read_metrics(folder).get(SHARE_KEY)
     if share is None:
         share = _run_dataset_share(folder)
     return share is not None and share > MOSTLY
 
 
 def _run_dataset_share(run_dir: Path) -> float | None:
-
     try:
         config = TrainConfig.load(run_dir / "config.json")
         return _dataset_share(config.data, Path(config.data).stat().st_mtime, config.val_split)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
+from fer_core.files import read_metrics
 from fer_core.inference.faces import (
     CROP_MARGIN,
     DEFAULT_DETECTOR,
@@ -26,6 +27,7 @@ from fer_core.inference.faces import (
 from fer_core.inference.lighting import matched_to_equalised, wants_equalised_crops
 from fer_core.labels import CLASS_NAMES
 from fer_core.nets.classifiers import FastClassifier, TFLiteClassifier, load_classifier
+from fer_core.nets.decision import read_rule, rule_for, with_decision
 from fer_core.nets.live_variants import VARIANT_FILES, variant_tta
 from fer_core.nets.tta import TTA_LABELS, TTA_MODES, with_tta
 
@@ -101,8 +103,9 @@ class Predictor:
         self.equalise = equalise  # bring crops to histogram-equalised training faces (fer_core.inference.lighting)
 
     @classmethod
-    def from_model(cls, model_path: Path, detector: str = DEFAULT_DETECTOR, tta: str | None = None, **options: float) -> Predictor:
-        return cls(load_fast_classifier(model_path, tta), make_detector(detector),
+    def from_model(cls, model_path: Path, detector: str = DEFAULT_DETECTOR, tta: str | None = None, decision: str = "balanced",
+                   **options: float) -> Predictor:
+        return cls(load_fast_classifier(model_path, tta, decision), make_detector(detector),
                    equalise=wants_equalised_crops(model_path), **options)
 
     def predict(self, image: np.ndarray, *, photo: bool = False) -> list[FaceResult]:
@@ -132,33 +135,30 @@ class Predictor:
         return [FaceResult(box, probs, crop) for box, probs, crop in zip(boxes, probabilities, crops, strict=True)]
 
 
-def load_fast_classifier(model_path: Path, tta: str | None = None) -> Classifier:
+def load_fast_classifier(model_path: Path, tta: str | None = None, decision: str = "balanced") -> Classifier:
     """The live classifier for a model: the variant its ``metrics.json`` chose at publish time
     (see ``live_inference``), else a verified ``model_float.tflite`` beside it (fast, and
     untouched by Keras' global state), else the Keras model in a tf.function.
 
     ``tta`` overrides the chosen variant's test-time augmentation: stills can afford
-    ``flip-zoom`` (six passes, ~1.2 points over flip) where video frames cannot.
+    ``flip-zoom`` (six passes, ~1.2 points over flip) where video frames cannot. ``decision``
+    'balanced' answers by the model's recorded decision rule (``fer_core.nets.decision``), 'raw'
+    by its plain probabilities.
     """
 
     model_path = Path(model_path)
     choice = _published_live_choice(model_path)
     tta = tta or (variant_tta(choice) if choice else "none")
     tflite = model_path.with_name(choice["file"] if choice else "model_float.tflite")
+    rule = rule_for(model_path, decision)
     if tflite.exists() and tflite.stat().st_mtime >= model_path.stat().st_mtime - 60:
-
-        return with_tta(TFLiteClassifier(tflite), tta)
-    return with_tta(FastClassifier(load_classifier(model_path)), tta)
+        return with_decision(with_tta(TFLiteClassifier(tflite), tta), rule)
+    return with_decision(with_tta(FastClassifier(load_classifier(model_path)), tta), rule)
 
 
 def _published_live_choice(model_path: Path) -> dict | None:
-    import json
 
-
-    try:
-        choice = json.loads(model_path.with_name("metrics.json").read_text()).get("live_inference")
-    except (OSError, ValueError, AttributeError):
-        return None
+    choice = read_metrics(model_path.parent).get("live_inference")
     trusted = isinstance(choice, dict) and choice.get("file") in VARIANT_FILES and variant_tta(choice) in TTA_MODES
     return choice if trusted else None
 
@@ -171,5 +171,7 @@ def describe_live_classifier(model_path: Path) -> str:
 
     mode = variant_tta(choice)
     tta = f" with {TTA_LABELS[mode]}" if mode != "none" else ""
+    rule = read_rule(Path(model_path).parent)
+    balanced = f" Answers rebalanced for the training split's class shares (tau {rule.tau:g})." if rule else ""
     return (f"Classifier: `{choice['file']}`{tta}, chosen at publish time: {choice['accuracy']:.1%} on PublicTest, "
-            f"{choice['latency_ms']:.1f} ms per face.")
+            f"{choice['latency_ms']:.1f} ms per face.{balanced}")

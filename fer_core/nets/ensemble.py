@@ -23,6 +23,7 @@ import numpy as np
 
 from fer_core.errors import FerError
 from fer_core.evaluation.significance import paired_comparison
+from fer_core.files import BEST_MODEL
 from fer_core.labels import IMAGE_SIZE
 from fer_core.nets.tta import TTA_MODES
 from fer_core.training.config import portable_path
@@ -65,7 +66,7 @@ def member_model_path(source: str | Path) -> Path:
     run_dir = resolve_run_dir(source)
     if not run_dir.is_dir():
         raise FerError(f"{source} is neither a .keras file nor a training run")
-    best = run_dir / "best.keras"
+    best = run_dir / BEST_MODEL
     if not best.is_file():
         raise FerError(f"run {source} has no best.keras yet (it has not finished an epoch)")
     return best

@@ -6,9 +6,11 @@ import json
 from pathlib import Path
 
 from fer_core.evaluation.significance import wilson_interval
+from fer_core.files import METRICS, read_metrics
 from fer_core.inference.lighting import MOSTLY, SHARE_KEY
 from fer_core.labels import CLASS_NAMES
 from fer_core.nets.classifiers import FastClassifier, TFLiteClassifier, load_classifier
+from fer_core.nets.decision import decision_section
 from fer_core.nets.ensemble import ENSEMBLE_FILE
 from fer_core.nets.latency import median_ms
 from fer_core.nets.live_variants import LATENCY_BUDGET_MS, variant_tta
@@ -87,10 +89,8 @@ def measure_latency(model_dir: Path) -> dict[str, float]:
     """
     import numpy as np
 
-
     face = np.zeros((1, 48, 48), np.float32)
-    metrics_path = model_dir / "metrics.json"
-    variants = json.loads(metrics_path.read_text()).get("live_variants", []) if metrics_path.is_file() else []
+    variants = read_metrics(model_dir).get("live_variants", [])
     timed = {row["file"]: row["latency_ms"] for row in variants if variant_tta(row) == "none"}
 
     def tflite_ms(name: str) -> float:
@@ -137,7 +137,7 @@ def _card_config(config: dict) -> dict:
 
 
 def render_model_card(model_dir: Path, *, command: str, latency: dict | None = None, notes: str = "") -> str:
-    metrics = json.loads((model_dir / "metrics.json").read_text())
+    metrics = json.loads((model_dir / METRICS).read_text())
     config_path = model_dir / "config.json"
     config = json.loads(config_path.read_text()) if config_path.is_file() else {}
     size_mb = (model_dir / "model.keras").stat().st_size / 1e6
@@ -209,11 +209,11 @@ Confusion matrix (plain; rows true, columns predicted):
 
 PrivateTest (the project's independent test set) was not available to this training and is not reported here.
 
+{decision_section(metrics)}
 ## Training
 
 - Data: `fer2013_dev.csv.gz` — FER2013 `Training` split (28,709 faces) to fit, `PublicTest` (3,589) to select the epoch.
 - {command_label}:
-
   ```
   {command}
   ```{stage_lines}

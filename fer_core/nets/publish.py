@@ -7,19 +7,21 @@ kept, so an exporter bug cannot ship a model that silently disagrees with its so
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import time
 from pathlib import Path
 
 import numpy as np
 
+from fer_core.data.loading import load_dataset
 from fer_core.data.stats import copies_of
 from fer_core.errors import FerError
-from fer_core.evaluation.metrics import evaluate_model_on_dataset
+from fer_core.evaluation.metrics import evaluate_model_on_dataset, predict_probabilities
+from fer_core.files import BEST_MODEL, METRICS, PUBLISHED_MODEL, atomic_path, read_metrics, write_json_atomic
 from fer_core.inference.lighting import SHARE_KEY, equalised_share
 from fer_core.labels import IMAGE_SIZE
 from fer_core.nets.classifiers import FastClassifier, TFLiteClassifier, load_classifier
+from fer_core.nets.decision import DECISION_KEY, decision_entry, decision_section
 from fer_core.nets.ensemble import (
     ENSEMBLE_FILE,
     build_ensemble,
@@ -49,9 +51,8 @@ def inference_copy(model):
 
 def save_inference_model(model, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.stem}.tmp.keras")
-    inference_copy(model).save(temporary)
-    os.replace(temporary, path)
+    with atomic_path(path) as temporary:
+        inference_copy(model).save(temporary)
     return path
 
 
@@ -95,13 +96,13 @@ def export_tflite(model, out_dir: Path, check_faces: np.ndarray) -> dict:
 
 
 def publish_default_model(run_dir: Path, target_dir: Path, validation: tuple[np.ndarray, np.ndarray] | None = None,
-                          training_images: np.ndarray | None = None) -> Path:
+                          training: tuple[np.ndarray, np.ndarray] | None = None) -> Path:
     """Make a run's best model the app's default: lean .keras, TFLite files, metrics.
 
-    ``training_images``, the faces it was fitted on, let the card score it without the
-    validation faces that are copies of them."""
+    ``training``, the faces and labels it was fitted on, let the card score it without the
+    validation faces that are copies of them, and give the class prior of its decision rule."""
 
-    model = load_classifier(run_dir / "best.keras")
+    model = load_classifier(run_dir / BEST_MODEL)
     config = TrainConfig.load(run_dir / "config.json")
     files = {"config.json": config.to_json()}
     earlier_stages = read_lineage(run_dir) or stages_before(config.init_from)
@@ -109,11 +110,18 @@ def publish_default_model(run_dir: Path, target_dir: Path, validation: tuple[np.
         files[LINEAGE_FILE] = json.dumps(earlier_stages, indent=2)
     about = {"arch": config.arch, "run_id": run_dir.name}
     return _publish(model, target_dir, validation, split=config.val_split, about=about, command=config.command(), files=files,
-                    training_images=training_images)
+                    training=training)
+
+
+def publish_run(run_dir: Path, target_dir: Path) -> Path:
+    """Publish a run as the CLI's ``publish`` and the Train page do: scored on its own validation
+    split, with the faces it was fitted on to tell copies of them apart."""
+    training, validation = load_training_data(TrainConfig.load(run_dir / "config.json"))
+    return publish_default_model(run_dir, target_dir, validation, training)
 
 
 def publish_ensemble(sources: list[str], data: str, target_dir: Path, validation: tuple[np.ndarray, np.ndarray], split: str,
-                     training_images: np.ndarray | None = None) -> Path:
+                     training: tuple[np.ndarray, np.ndarray] | None = None) -> Path:
     """Average the members' models into one and make it the app's default.
 
     Each member is scored alone on the same split first, so the card shows what averaging
@@ -138,7 +146,7 @@ def publish_ensemble(sources: list[str], data: str, target_dir: Path, validation
                         *(f"<member {number}>" for number in range(1, len(members) + 1))])
     files = {ENSEMBLE_FILE: json.dumps(members, indent=2)}
     return _publish(build_ensemble(models), target_dir, validation, split=split, about=about, command=command, files=files,
-                    training_images=training_images)
+                    training=training)
 
 
 def publish_ensemble_of_runs(run_dirs: list[Path], target_dir: Path) -> Path:
@@ -155,11 +163,11 @@ def publish_ensemble_of_runs(run_dirs: list[Path], target_dir: Path) -> Path:
             reference.data, reference.train_split, reference.val_split, reference.sample_per_class
         ):
             raise FerError(f"run {run_dir.name} was trained or validated on other data than {run_dirs[0].name}; average runs of one dataset")
-    (training_images, _), validation = load_training_data(reference)
+    training, validation = load_training_data(reference)
     if validation is None:
         raise FerError(f"the dataset has no {reference.val_split} split to score the ensemble on")
     return publish_ensemble([str(run_dir) for run_dir in run_dirs], reference.data, target_dir, validation, reference.val_split,
-                            training_images)
+                            training)
 
 
 def _member_run_id(member: dict) -> str:
@@ -168,7 +176,7 @@ def _member_run_id(member: dict) -> str:
 
 
 def _publish(model, target_dir: Path, validation: tuple[np.ndarray, np.ndarray] | None, *, split: str, about: dict, command: str,
-             files: dict[str, str], training_images: np.ndarray | None = None) -> Path:
+             files: dict[str, str], training: tuple[np.ndarray, np.ndarray] | None = None) -> Path:
     """Write the default-model folder for ``model``: lean .keras, verified TFLite, metrics, card.
 
     Written to a staging folder first and swapped in whole, so a failure (a failed check, a full
@@ -180,7 +188,7 @@ def _publish(model, target_dir: Path, validation: tuple[np.ndarray, np.ndarray] 
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         _write_default(staging, model, validation, split=split, about=about, command=command, files=files,
-                       training_images=training_images)
+                       training=training)
         _swap_in(staging, target_dir)
     except OSError as exc:
         raise FerError(f"could not write the default model beside {target_dir}: {exc}") from exc
@@ -204,7 +212,7 @@ def _swap_in(staging: Path, target_dir: Path) -> None:
 
 
 def _write_default(staging: Path, model, validation: tuple[np.ndarray, np.ndarray] | None, *, split: str, about: dict,
-                   command: str, files: dict[str, str], training_images: np.ndarray | None) -> None:
+                   command: str, files: dict[str, str], training: tuple[np.ndarray, np.ndarray] | None) -> None:
     """Everything a default-model folder holds, written into ``staging`` (checked exports, scores, card)."""
 
     if validation is not None and len(validation[0]):
@@ -213,16 +221,18 @@ def _write_default(staging: Path, model, validation: tuple[np.ndarray, np.ndarra
         check_faces = np.random.default_rng(0).integers(0, 256, (64, IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
     save_inference_model(model, staging / "model.keras")
     export_report = export_tflite(model, staging, check_faces)
-    in_training = copies_of(training_images, validation[0]) if validation is not None and training_images is not None else None
+    in_training = copies_of(training[0], validation[0]) if validation is not None and training is not None else None
     metrics = evaluate_model_on_dataset(model, *validation, tta=True, in_training=in_training) if validation is not None else {}
     metrics["split"] = split if validation is not None else None
     if validation is not None:
-
         metrics["live_variants"] = measure_variants(staging, *validation)
         metrics["live_inference"] = choose_variant(metrics["live_variants"])
         metrics[SHARE_KEY] = equalised_share(validation[0])  # decides Live's crop lighting (fer_core.inference.lighting)
+        if training is not None and len(training[1]):
+            flipped = predict_probabilities(model, validation[0], tta="flip")
+            metrics[DECISION_KEY] = decision_entry(flipped, validation[1], training[1], split)
     metrics.update(about, parameters=int(model.count_params()), published_at=time.strftime("%Y-%m-%d %H:%M:%S"), exports=export_report)
-    (staging / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    write_json_atomic(staging / METRICS, metrics)
     for name, text in files.items():
         (staging / name).write_text(text)
     if validation is not None:  # the card reports validation figures; without them there is nothing to card
@@ -257,9 +267,39 @@ def restore_previous_default(target_dir: Path) -> Path:
 
 def describe_published(model_dir: Path) -> str | None:
     """One line naming a published model by its figures, for choosing between defaults."""
-    try:
-        metrics = json.loads((model_dir / "metrics.json").read_text())
-    except (OSError, ValueError):
+    metrics = read_metrics(model_dir)
+    if not metrics:
         return None
     accuracy = f"{metrics['accuracy']:.1%} on {metrics.get('split') or 'its validation split'}" if "accuracy" in metrics else "no accuracy recorded"
     return f"{metrics.get('run_id') or metrics.get('arch', 'a model')}: {accuracy}, published {metrics.get('published_at', '?')}"
+
+
+def record_decision_rule(model_dir: Path, data: str, split: str = "PublicTest") -> dict:
+    """Give an already published model (one published before decision rules) the rule ``publish``
+    now records: the prior of ``data``'s Training split and a tau chosen on ``split``. Rewrites its
+    metrics.json and the card's decision section; nothing else in the folder changes."""
+    if split == "Training":
+        raise FerError("choose tau on a validation split, not on the faces the model was fitted on")
+    dataset = load_dataset(data)
+    if not dataset.has_labels or "Training" not in dataset.split_names:
+        raise FerError(f"{Path(data).name} needs labels and a Training split to give the class prior")
+    validation = dataset.split(split)
+    probabilities = predict_probabilities(load_classifier(model_dir / PUBLISHED_MODEL), validation.images, tta="flip")
+    metrics = read_metrics(model_dir)
+    if not metrics:
+        raise FerError(f"{model_dir} has no readable {METRICS}: publish the model first")
+    metrics[DECISION_KEY] = decision_entry(probabilities, validation.labels, dataset.split("Training").labels, split)
+    write_json_atomic(model_dir / METRICS, metrics)
+    card_path = model_dir / "model_card.md"
+    if card_path.is_file():
+        card = card_path.read_text()
+        start = card.find("## Decision rule")
+        if start >= 0:
+            end = card.find("\n## ", start + 1)
+            card = card[:start] + card[end + 1:] if end >= 0 else card[:start]
+        anchor = card.find("## Training")
+        section = decision_section(metrics) + "\n"
+        card = card[:anchor] + section + card[anchor:] if anchor >= 0 else card.rstrip() + "\n\n" + section
+        with atomic_path(card_path) as temporary:
+            temporary.write_text(card)
+    return metrics[DECISION_KEY]

@@ -7,13 +7,13 @@ so the Train page can show them without the dataset the run was trained on.
 
 from __future__ import annotations
 
-import os
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from fer_core.files import atomic_path
 from fer_core.labels import NUM_CLASSES
 
 GLIMPSE_FILE = "glimpses.npz"
@@ -65,8 +65,6 @@ def record_glimpse(run_dir: Path, classify, images: np.ndarray, labels: np.ndarr
         epochs, probabilities = previous.epochs[keep], previous.probabilities[keep]
     current = np.asarray(classify(faces[..., None].astype(np.float32)), np.float32)
     glimpses = Glimpses(faces, face_labels, np.append(epochs, epoch), np.concatenate([probabilities, current[None]]))
-    temporary = run_dir / f".{GLIMPSE_FILE}.tmp"
-    with open(temporary, "wb") as handle:
+    with atomic_path(run_dir / GLIMPSE_FILE) as temporary, open(temporary, "wb") as handle:
         np.savez(handle, faces=glimpses.faces, labels=glimpses.labels, epochs=glimpses.epochs, probabilities=glimpses.probabilities)
-    os.replace(temporary, run_dir / GLIMPSE_FILE)
     return glimpses

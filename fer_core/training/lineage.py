@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 from fer_core.errors import FerError
+from fer_core.files import METRICS
 from fer_core.training.config import TrainConfig
 from fer_core.training.weight_averaging import MODEL_FILE, read_weight_average
 
@@ -41,7 +42,7 @@ def stages_before(init_from: str) -> list[dict]:
         return [*stages, {"command": f"(a model file without its training config: {Path(init_from).name})"}]
     config = TrainConfig.load(config_path)
     stage: dict = {"command": config.command(), "arch": config.arch, "epochs": config.epochs}
-    metrics_path = folder / "metrics.json"
+    metrics_path = folder / METRICS
     if metrics_path.is_file():
         try:
             metrics = json.loads(metrics_path.read_text())

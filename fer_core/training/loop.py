@@ -29,6 +29,7 @@ import numpy as np
 from fer_core.data.loading import load_dataset
 from fer_core.errors import FerError, first_line
 from fer_core.evaluation.metrics import evaluate_model_on_dataset, predict_probabilities
+from fer_core.files import BEST_MODEL, CHECKPOINT, HISTORY, METRICS, STATUS, atomic_path, write_json_atomic
 from fer_core.labels import NUM_CLASSES
 from fer_core.nets.architectures import ARCHITECTURES
 from fer_core.nets.classifiers import load_classifier
@@ -37,7 +38,7 @@ from fer_core.training.config import TrainConfig
 from fer_core.training.glimpses import record_glimpse
 from fer_core.training.lineage import write_lineage
 from fer_core.training.run_models import build_configured_model, copy_weights_by_name, float32_copy, save_model_atomic
-from fer_core.training.runs import LOCK_FD_ENV, RunLog, acquire_training_lock, read_history, read_status, write_json_atomic
+from fer_core.training.runs import LOCK_FD_ENV, RunLog, acquire_training_lock, read_history, read_status
 from fer_core.training.weight_averaging import REPORT_FILE, finish_weight_average, make_weight_averager
 
 STATUS_INTERVAL_S = 1.0
@@ -101,12 +102,10 @@ def training_targets(run_dir: Path, config: TrainConfig, images: np.ndarray, lab
     cache = run_dir / "teacher_targets.npy"
     taught = np.load(cache) if cache.is_file() else None
     if taught is None or taught.shape != targets.shape:
-
         started = time.time()
         taught = np.mean([predict_probabilities(load_classifier(teacher), images, tta="flip") for teacher in config.teachers], axis=0)
-        temporary = run_dir / ".teacher_targets.tmp.npy"
-        np.save(temporary, taught.astype(np.float32))
-        os.replace(temporary, cache)
+        with atomic_path(cache) as temporary:
+            np.save(temporary, taught.astype(np.float32))
         agreement = float((taught.argmax(1) == labels).mean())
         log(f"teachers predicted {len(images)} training faces in {time.time() - started:.0f} s; they agree with {agreement:.1%} of the labels")
     return ((1 - config.teacher_weight) * targets + config.teacher_weight * taught).astype(np.float32)
@@ -243,7 +242,6 @@ def _make_monitor(run_dir: Path, config: TrainConfig, steps_per_epoch: int, stop
     validation faces (``fer_core.training.glimpses``) and honours cancel requests."""
     import keras
 
-
     class RunMonitor(keras.callbacks.Callback):
         def __init__(self) -> None:
             super().__init__()
@@ -281,10 +279,10 @@ def _make_monitor(run_dir: Path, config: TrainConfig, steps_per_epoch: int, stop
             logs = logs or {}
             row = {"epoch": epoch + 1, "learning_rate": _current_learning_rate(self.model), "seconds": time.time() - self.epoch_start}
             row.update({k: float(logs[k]) for k in ("loss", "accuracy", "val_loss", "val_accuracy") if k in logs})
-            save_model_atomic(self.model, run_dir / "checkpoint.keras")
+            save_model_atomic(self.model, run_dir / CHECKPOINT)
             if row.get("val_accuracy", row.get("accuracy", 0.0)) > self.best:
                 self.best = row.get("val_accuracy", row.get("accuracy", 0.0))
-                save_model_atomic(float32_copy(self.model, config), run_dir / "best.keras")
+                save_model_atomic(float32_copy(self.model, config), run_dir / BEST_MODEL)
             self.history.append(row)
             _write_history(run_dir, self.history)
             log(" ".join(f"{k}={v:.4g}" for k, v in row.items()))
@@ -301,24 +299,22 @@ def _make_monitor(run_dir: Path, config: TrainConfig, steps_per_epoch: int, stop
                 state=state, epoch=len(self.history), epochs=config.epochs, batches=steps_per_epoch,
                 pid=os.getpid(), updated_at=time.time(), **extra,
             )
-            write_json_atomic(run_dir / "status.json", payload)
+            write_json_atomic(run_dir / STATUS, payload)
 
     return RunMonitor()
 
 
 def _write_history(run_dir: Path, history: list[dict]) -> None:
-    temporary = run_dir / ".history.csv.tmp"
-    with temporary.open("w", newline="") as handle:
+    with atomic_path(run_dir / HISTORY) as temporary, temporary.open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=HISTORY_FIELDS, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(history)
-    os.replace(temporary, run_dir / "history.csv")
 
 
 def _set_status(run_dir: Path, state: str, **extra: object) -> None:
     payload = read_status(run_dir)
     payload.update(state=state, pid=os.getpid(), updated_at=time.time(), **extra)
-    write_json_atomic(run_dir / "status.json", payload)
+    write_json_atomic(run_dir / STATUS, payload)
 
 
 def _record_final_state(run_dir: Path, state: str, log: RunLog, **extra: object) -> None:
@@ -368,7 +364,7 @@ def _train(run_dir: Path, resume: bool, stop_flag: dict, log: RunLog) -> str:
         keras.mixed_precision.set_global_policy("mixed_bfloat16" if config.precision == "bfloat16" else "float32")
         steps = int(np.ceil(len(x_train) / config.batch_size))
         history = read_history(run_dir) if resume else []
-        checkpoint = run_dir / "checkpoint.keras"
+        checkpoint = run_dir / CHECKPOINT
         backend = keras.backend.backend()
         with _distribution_scope(backend):
             if resume and checkpoint.exists():
@@ -399,7 +395,6 @@ def _train(run_dir: Path, resume: bool, stop_flag: dict, log: RunLog) -> str:
         log(f"training {config.arch} on {len(x_train)} faces with Keras on {backend}, epochs {initial_epoch + 1}..{config.epochs}")
         callbacks = [_make_monitor(run_dir, config, steps, stop_flag, started, log, val)]
         if config.swa_epochs:
-
             callbacks.append(make_weight_averager(run_dir, config, initial_epoch, log))  # after the checkpoint
         model.fit(
             **fit_inputs((x_train, targets), val, config, backend=backend, seed=config.seed + initial_epoch),
@@ -442,8 +437,7 @@ def _write_final_metrics(run_dir: Path, config: TrainConfig, log: RunLog) -> Non
     """Evaluate the best model on the validation split so the runs table has honest numbers."""
     import keras
 
-
-    best = run_dir / "best.keras"
+    best = run_dir / BEST_MODEL
     if not best.exists() or not config.val_split:
         return
     try:
@@ -454,6 +448,6 @@ def _write_final_metrics(run_dir: Path, config: TrainConfig, log: RunLog) -> Non
         report = evaluate_model_on_dataset(model, *val, tta=True)
         report["split"] = config.val_split
         report["backend"] = keras.backend.backend()  # how to repeat the run (JAX on a GPU machine, say)
-        write_json_atomic(run_dir / "metrics.json", report)
+        write_json_atomic(run_dir / METRICS, report)
     except FerError as exc:
         log(f"final evaluation skipped: {exc}")

@@ -6,12 +6,12 @@ average): one place, so both build the same net from the same config.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
 
 from fer_core.errors import FerError
+from fer_core.files import atomic_path
 from fer_core.nets.architectures import build_model
 from fer_core.training.config import TrainConfig
 
@@ -75,6 +75,5 @@ def float32_copy(model, config: TrainConfig):
 
 def save_model_atomic(model, path: Path) -> None:
     """Keras writes in place; a kill mid-write must not destroy the previous file."""
-    temporary = path.with_name(f".{path.stem}.tmp.keras")
-    model.save(temporary)
-    os.replace(temporary, path)
+    with atomic_path(path) as temporary:
+        model.save(temporary)

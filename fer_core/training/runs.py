@@ -20,12 +20,12 @@ import re
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from fer_core.errors import FerError
+from fer_core.files import HISTORY, STATUS, read_metrics, write_json_atomic
 from fer_core.paths import REPO_ROOT, runs_dir
 from fer_core.training.config import TrainConfig
 
@@ -33,13 +33,6 @@ RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 LOCK_FD_ENV = "FER_TRAIN_LOCK_FD"
 ACTIVE_STATES = ("queued", "running")
 RESUMABLE_STATES = ("cancelled", "failed", "interrupted")
-
-
-def write_json_atomic(path: Path, payload: dict) -> None:
-    """Write JSON so a reader never sees half a file (temp file in the same folder + rename)."""
-    with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as handle:
-        json.dump(payload, handle, indent=2)
-    os.replace(handle.name, path)
 
 
 def run_dir_for(run_id: str) -> Path:
@@ -80,7 +73,7 @@ def create_run(config: TrainConfig, name: str = "") -> Path:
         path = run_dir_for(f"{run_id}.{suffix}")
     path.mkdir()
     (path / "config.json").write_text(config.to_json())
-    write_json_atomic(path / "status.json", {"state": "queued", "epoch": 0, "epochs": config.epochs, "updated_at": time.time()})
+    write_json_atomic(path / STATUS, {"state": "queued", "epoch": 0, "epochs": config.epochs, "updated_at": time.time()})
     return path
 
 
@@ -103,7 +96,7 @@ def _pid_alive(pid: int | None) -> bool:
 def read_status(run_dir: Path) -> dict:
     """The run's status; a 'running' run whose process is gone reads as 'interrupted'."""
     try:
-        status = json.loads((run_dir / "status.json").read_text())
+        status = json.loads((run_dir / STATUS).read_text())
     except (OSError, ValueError):
         return {"state": "unknown", "epoch": 0}
     if status.get("state") in ACTIVE_STATES and status.get("pid") and not _pid_alive(status["pid"]):
@@ -112,10 +105,44 @@ def read_status(run_dir: Path) -> dict:
     return status
 
 
+@dataclass(frozen=True)
+class RunProgress:
+    """Where a run stands, read from its ``status.json``: what the Train page's monitor shows."""
+
+    state: str
+    epoch: int  # the epoch in training (1-based) while the run is active, the last finished one after
+    epochs: int
+    batch: int
+    batches: int
+    fraction: float  # of all batches of all epochs, 0..1
+    running_point: dict | None  # the current epoch's running loss and accuracy, drawn ahead of the curves
+
+    @property
+    def active(self) -> bool:
+        return self.state in ACTIVE_STATES
+
+    def describe(self) -> str:
+        """'running — epoch 3/40, batch 120/225' or 'cancelled — epoch 2/40'."""
+        return f"{self.state} — epoch {self.epoch}/{self.epochs}" + (f", batch {self.batch}/{self.batches}" if self.active and self.batches else "")
+
+
+def run_progress(status: dict) -> RunProgress:
+    """The monitor's view of a status dict, tolerant of the fields a queued or old run lacks."""
+    state = status.get("state", "unknown")
+    epochs, finished = int(status.get("epochs", 0) or 0), int(status.get("epoch", 0) or 0)
+    batches, batch = int(status.get("batches", 0) or 0), int(status.get("batch", 0) or 0)
+    fraction = min(1.0, (finished + (batch / batches if batches else 0)) / epochs) if epochs else 0.0
+    active = state in ACTIVE_STATES
+    running_point = None
+    if active and batch and status.get("batch_loss") is not None:
+        running_point = {"epoch": finished + batch / max(batches, 1), "loss": status["batch_loss"], "accuracy": status.get("batch_accuracy")}
+    return RunProgress(state, min(finished + 1, epochs) if active else finished, epochs, batch, batches, fraction, running_point)
+
+
 def read_history(run_dir: Path) -> list[dict]:
     """Per-epoch metrics as dicts of floats (empty before the first epoch ends)."""
     try:
-        with (run_dir / "history.csv").open(newline="") as handle:
+        with (run_dir / HISTORY).open(newline="") as handle:
             return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
     except (OSError, ValueError):
         return []
@@ -136,14 +163,6 @@ class RunSummary:
     flip_zoom_accuracy: float | None = None  # the same with flip-zoom TTA (runs before it existed: None)
 
 
-def _final_metrics(path: Path) -> dict:
-    try:
-        metrics = json.loads((path / "metrics.json").read_text())
-    except (OSError, ValueError):
-        return {}
-    return metrics if isinstance(metrics, dict) else {}
-
-
 def summarise_run(path: Path) -> RunSummary:
     status = read_status(path)
     try:
@@ -153,7 +172,7 @@ def summarise_run(path: Path) -> RunSummary:
     history = read_history(path)
     accuracies = [row["val_accuracy"] for row in history if "val_accuracy" in row]
     durations = [row["seconds"] for row in history if "seconds" in row]
-    final = _final_metrics(path)
+    final = read_metrics(path)
     return RunSummary(
         run_id=path.name,
         path=path,
@@ -243,7 +262,7 @@ def _spawn(run_dir: Path, lock_fd: int, *, resume: bool) -> int:
     state = read_status(run_dir)
     state.update(state="queued", pid=process.pid, updated_at=time.time())
     state.pop("message", None)
-    write_json_atomic(run_dir / "status.json", state)
+    write_json_atomic(run_dir / STATUS, state)
     return process.pid
 
 

@@ -23,10 +23,11 @@ import numpy as np
 
 from fer_core.errors import FerError
 from fer_core.evaluation.metrics import predict_probabilities
+from fer_core.files import BEST_MODEL, atomic_path, write_json_atomic
 from fer_core.nets.classifiers import load_classifier
 from fer_core.training.config import TrainConfig
 from fer_core.training.run_models import build_float32_model, save_model_atomic
-from fer_core.training.runs import RunLog, write_json_atomic
+from fer_core.training.runs import RunLog
 
 STATE_FILE = "swa_weights.npz"
 MODEL_FILE = "swa.keras"
@@ -67,9 +68,8 @@ class RunningMean:
         self.means = [w.copy() for w in weights] if self.count == 1 else [
             mean + (w - mean) / self.count for mean, w in zip(self.means, weights, strict=True)
         ]
-        temporary = self.path.with_name(f".{self.path.stem}.tmp.npz")
-        np.savez(temporary, count=self.count, **{f"w{i}": mean for i, mean in enumerate(self.means)})
-        os.replace(temporary, self.path)
+        with atomic_path(self.path) as temporary:
+            np.savez(temporary, count=self.count, **{f"w{i}": mean for i, mean in enumerate(self.means)})
 
 
 def make_weight_averager(run_dir: Path, config: TrainConfig, initial_epoch: int, log: RunLog):
@@ -123,7 +123,6 @@ def recompute_batch_norm_statistics(model, images: np.ndarray, batch_size: int =
 
 
 def _accuracy(model, val: tuple[np.ndarray, np.ndarray]) -> float:
-
     return float(np.mean(predict_probabilities(model, val[0]).argmax(axis=1) == val[1]))
 
 
@@ -150,7 +149,7 @@ def finish_weight_average(run_dir: Path, config: TrainConfig, train_images: np.n
     save_model_atomic(averaged, run_dir / MODEL_FILE)
     first = first_averaged_epoch(config)
     report: dict = {"epochs": [first + 1, first + mean.count], "kept_as_best": True}
-    best = run_dir / "best.keras"
+    best = run_dir / BEST_MODEL
     if val is not None and best.exists():
         report["val_accuracy"] = _accuracy(averaged, val)
         report["best_epoch_val_accuracy"] = _accuracy(load_classifier(best), val)

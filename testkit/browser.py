@@ -1,4 +1,4 @@
-"""Helpers for the real-browser tests: a fake-camera .y4m file and a running app."""
+"""A running app, a fake-camera .y4m file and Chromium's flags: shared by the browser tests and the measuring scripts."""
 
 from __future__ import annotations
 

@@ -1,0 +1,120 @@
+"""Training commands: start or resume a run, list runs, cancel one."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from fer_core.cli.common import print_json
+from fer_core.errors import FerError
+from fer_core.nets.architectures import ARCHITECTURES
+from fer_core.nets.ensemble import member_model_path
+from fer_core.training.config import OPTIMISERS, PRECISIONS, SCHEDULES, TrainConfig
+from fer_core.training.loop import train_run
+from fer_core.training.runs import create_run, list_runs, request_cancel, resolve_run_dir
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the training commands to ``python -m fer_core``."""
+    defaults = TrainConfig()
+    train = sub.add_parser("train", help="train a model (a new run, or --resume an old one)")
+    train.set_defaults(handler=_train)
+    train.add_argument("--data", help="dataset path (fer2013.csv, train.csv, .zip, image folder ...)")
+    train.add_argument("--arch", default=defaults.arch, choices=sorted(ARCHITECTURES))
+    train.add_argument("--epochs", type=int, default=defaults.epochs)
+    train.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    train.add_argument("--optimiser", default=defaults.optimiser, choices=OPTIMISERS)
+    train.add_argument("--lr", type=float, default=defaults.learning_rate)
+    train.add_argument("--label-smoothing", type=float, default=defaults.label_smoothing)
+    train.add_argument("--dropout", type=float, default=None, help="head dropout (default: the config default)")
+    train.add_argument("--no-augment", action="store_true")
+    train.add_argument("--erasing", type=float, default=defaults.erasing,
+                       help="share of training faces that get a random patch blanked (random erasing; default off)")
+    train.add_argument("--class-weighting", action="store_true")
+    train.add_argument("--seed", type=int, default=defaults.seed)
+    train.add_argument("--sample-per-class", type=int, default=0, help="train on N faces per class (quick demos)")
+    train.add_argument("--init-from", metavar="MODEL", help="start from this .keras model's weights (fine-tune / continue elsewhere)")
+    train.add_argument("--precision", default=defaults.precision, choices=PRECISIONS,
+                       help="bfloat16: mixed precision, ~1.3x faster on CPUs with AVX512-BF16 or AMX (the saved model is float32)")
+    train.add_argument("--teacher", nargs="+", default=[], metavar="MODEL",
+                       help="distil these models (run ids/folders or .keras files, an ensemble too): their averaged "
+                            "flip-TTA predictions on the training faces become part of the targets")
+    train.add_argument("--teacher-weight", type=float, default=defaults.teacher_weight,
+                       help="the teachers' share of the targets, the rest the labels (default %(default)s)")
+    train.add_argument("--schedule", default=defaults.schedule, choices=SCHEDULES,
+                       help="learning rate: cosine decay after a one-epoch warm-up (default), or constant")
+    train.add_argument("--swa-epochs", type=int, default=defaults.swa_epochs, metavar="N",
+                       help="average the weights of the last N epochs (stochastic weight averaging; default off)")
+    train.add_argument("--name", default="", help="a label added to the run id")
+    train.add_argument("--out", help="runs folder (default models/runs)")
+    train.add_argument("--resume", metavar="RUN_DIR", help="continue a cancelled/interrupted run from its last checkpoint")
+    train.add_argument("--run", metavar="RUN_DIR", help=argparse.SUPPRESS)  # a prepared folder, used by the app
+
+    runs = sub.add_parser("runs", help="list training runs with state and best accuracy")
+    runs.set_defaults(handler=_runs)
+    runs.add_argument("--out", help="runs folder (default models/runs)")
+    runs.add_argument("--json", action="store_true")
+
+    cancel = sub.add_parser("cancel", help="ask a training run to stop")
+    cancel.set_defaults(handler=_cancel)
+    cancel.add_argument("run", help="run id or folder")
+
+
+
+def _train(args: argparse.Namespace) -> int:
+    if args.resume or args.run:
+        run_dir = resolve_run_dir(args.resume or args.run)
+        state = train_run(run_dir, resume=bool(args.resume))
+    else:
+        if not args.data:
+            raise FerError("train needs --data PATH (or --resume RUN_DIR)")
+        if not Path(args.data).exists():
+            raise FerError(f"dataset not found: {args.data}")
+        config = TrainConfig(
+            data=str(Path(args.data).resolve()),
+            arch=args.arch,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            optimiser=args.optimiser,
+            learning_rate=args.lr,
+            label_smoothing=args.label_smoothing,
+            augment=not args.no_augment,
+            class_weighting=args.class_weighting,
+            seed=args.seed,
+            sample_per_class=args.sample_per_class,
+            init_from=str(Path(args.init_from).resolve()) if args.init_from else "",
+            precision=args.precision,
+            erasing=args.erasing,
+            teachers=[str(member_model_path(teacher).resolve()) for teacher in args.teacher],
+            teacher_weight=args.teacher_weight,
+            schedule=args.schedule,
+            swa_epochs=args.swa_epochs,
+            **({"dropout": args.dropout} if args.dropout is not None else {}),
+        )
+        run_dir = create_run(config, name=args.name)
+        print(f"run folder: {run_dir}", flush=True)
+        state = train_run(run_dir)
+    print(f"{run_dir.name}: {state}")
+    return 0 if state == "finished" else 1
+
+
+def _runs(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    runs = list_runs()
+    if args.json:
+        print_json([{**asdict(run), "path": str(run.path)} for run in runs])
+        return 0
+    if not runs:
+        print("no runs yet")
+    for run in runs:
+        best = f"{run.best_val_accuracy:.4f}" if run.best_val_accuracy is not None else "-"
+        tta = "".join(f"  {label} {value:.4f}" for label, value in (("flip", run.flip_accuracy), ("flip-zoom", run.flip_zoom_accuracy))
+                      if value is not None)
+        print(f"{run.run_id:40s} {run.state:12s} {run.arch:14s} epoch {run.epochs_done}/{run.epochs}  best val acc {best}{tta}")
+    return 0
+
+
+def _cancel(args: argparse.Namespace) -> int:
+    request_cancel(resolve_run_dir(args.run))
+    return 0
