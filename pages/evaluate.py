@@ -19,9 +19,10 @@ from fer_core.evaluation.metrics import (
     selective_accuracy,
     training_copies_breakdown,
 )
-from fer_core.evaluation.significance import describe_comparison, paired_comparison
+from fer_core.evaluation.significance import describe_comparison, format_p_value, paired_comparison
 from fer_core.explain.gradcam import class_attention, overlay
 from fer_core.labels import CLASS_NAMES
+from fer_core.nets.decision import DECISIONS, read_rule
 from fer_core.nets.tta import TTA_LABELS, TTA_MODES
 from ui.bootstrap import bootstrap
 from ui.dataset import dataset_sidebar
@@ -41,12 +42,20 @@ if not dataset.has_labels:
     st.info(f"{source.path.name} has no labels, so there is nothing to evaluate against.")
     st.stop()
 
-cols = st.columns([2, 1])
+cols = st.columns([2, 1, 1])
 default_split = dataset.split_names.index("PublicTest") if "PublicTest" in dataset.split_names else 0
 split = cols[0].selectbox("Split", dataset.split_names, index=default_split, key="eval_split")
 tta = cols[1].selectbox("Test-time augmentation", TTA_MODES, key="eval_tta", format_func=TTA_LABELS.get,
                         help="Average each face's probabilities over views of it: its mirror image (flip, two passes), "
                              "or the mirror and 0.9x/1.1x zoom (flip-zoom, six passes).")
+rule = read_rule(model_path.parent)
+decision = cols[2].selectbox(
+    "Decision", DECISIONS if rule else ("raw",), key="eval_decision",
+    format_func={"balanced": "balanced (as the app answers)", "raw": "raw probabilities"}.get,
+    help=(f"Balanced: the model's recorded rule, which corrects for the training split's class shares (tau {rule.tau:g}; "
+          "see the model card) and is what Live and Photos answer with. Raw: the net's own probabilities, which lean "
+          "to the classes Training has most of.") if rule else "This model was published without a decision rule: it answers raw.",
+)
 if split == "PrivateTest":
     st.warning("PrivateTest is the independent test set: report on it once, never choose models or settings by it.")
 elif split == "Training":
@@ -68,6 +77,8 @@ try:
 except FerError as exc:
     st.error(str(exc))
     st.stop()
+if decision == "balanced" and rule is not None:
+    probabilities = rule.adjust(probabilities)
 
 
 @st.cache_data(show_spinner=False, max_entries=8)
@@ -100,15 +111,18 @@ if in_training.any() and st.toggle(
     rows, probabilities, in_training = rows.subset(positions), probabilities[keep], in_training[keep]
 report = classification_report(rows.labels, probabilities)
 
-cols = st.columns(4)
+cols = st.columns(5)
 cols[0].metric("Accuracy", f"{report['accuracy']:.2%}")
-cols[1].metric("Macro F1", f"{report['macro_f1']:.3f}")
-cols[2].metric("Faces", f"{report['n']:,}")
-cols[3].metric("Chance (majority class)", f"{np.bincount(rows.labels, minlength=7).max() / len(rows):.1%}")
+cols[1].metric("Mean per-class recall", f"{report['mean_recall']:.2%}",
+               help="Recall averaged over the seven classes: every expression counts the same, however rare (disgust).")
+cols[2].metric("Macro F1", f"{report['macro_f1']:.3f}")
+cols[3].metric("Faces", f"{report['n']:,}")
+cols[4].metric("Chance (majority class)", f"{np.bincount(rows.labels, minlength=7).max() / len(rows):.1%}")
 low, high = report["accuracy_interval"]
 st.caption(
     f"{model_label} on {source.path.name} / {split}" + (f" with {TTA_LABELS[tta]}" if tta != "none" else "")
     + (" without the faces also in Training" if keep is not None else "")
+    + (f", balanced decision (tau {rule.tau:g})" if decision == "balanced" and rule is not None else ", raw decision")
     + f" · accuracy 95% interval {low:.1%}–{high:.1%} (Wilson): the sampling error of this many faces, "
     "so smaller gaps between models need the paired test below."
 )
@@ -133,12 +147,16 @@ if other_label is not None:
     except FerError as exc:
         st.error(str(exc))
     else:
+        other_rule = read_rule(other_path.parent) if decision == "balanced" else None
+        other = other_rule.adjust(other) if other_rule is not None else other
         other = other if keep is None else other[keep]
         comparison = paired_comparison(rows.labels, probabilities.argmax(axis=1), other.argmax(axis=1))
         cols = st.columns(3)
-        cols[0].metric(model_label, f"{report['accuracy']:.2%}")
-        cols[1].metric(other_label, f"{report['accuracy'] - comparison.difference:.2%}", f"{-comparison.difference:+.2%}")
-        cols[2].metric("p-value (exact McNemar)", f"{comparison.p_value:.3g}")
+        cols[0].metric("This model", f"{report['accuracy']:.2%}", help=model_label)
+        cols[1].metric("Second model", f"{report['accuracy'] - comparison.difference:.2%}",
+                       f"{-comparison.difference * 100:+.2f} points", help=other_label)
+        cols[2].metric("p-value (exact McNemar)", format_p_value(comparison.p_value),
+                       help="The chance of a split of the disagreeing faces at least this uneven if the two models were equally good.")
         st.write(describe_comparison(comparison, "this model", "the second model"))
 
 st.subheader("Per class")

@@ -13,6 +13,7 @@ from test_cli_data import run_cli
 from fer_core.evaluation.significance import (
     describe_comparison,
     exact_mcnemar_p,
+    format_p_value,
     paired_comparison,
     wilson_interval,
 )
@@ -58,8 +59,9 @@ def test_describe_comparison_names_the_leader_and_the_verdict() -> None:
     labels = np.zeros(40, int)
     better, worse = np.zeros(40, int), np.r_[np.ones(12, int), np.zeros(28, int)]
     text = describe_comparison(paired_comparison(labels, worse, better), "old", "new")
-    assert text.startswith("New is ahead of old by 30.00%") and "0 are right only for old and 12 only for new" in text
-    assert "unlikely to be chance" in text
+    assert text.startswith("New is ahead of old by 30.00 percentage points") and "0 are right only for old and 12 only for new" in text
+    assert "unlikely to be chance" in text and "p < 0.001" in text  # 0.00049 is not 'p = 0'
+    assert format_p_value(0.0312) == "0.0312" and format_p_value(1e-9) == "< 0.001"
     close = describe_comparison(paired_comparison(labels, np.r_[1, np.zeros(39, int)], better), "old", "new")
     assert "within what chance alone produces" in close
 
@@ -76,6 +78,6 @@ def test_cli_compare_reports_both_models_and_the_paired_test(finished_run: Path,
     assert report["p_value"] == pytest.approx(exact_mcnemar_p(report["only_a"], report["only_b"]))
     assert all(low <= accuracy <= high for accuracy, (low, high) in zip(report["accuracy"], report["accuracy_interval"], strict=True))
     text = run_cli("compare", str(finished_run), str(other), "--data", data, "--tta")
-    assert text.returncode == 0 and "flip TTA" in text.stdout and "exact McNemar p =" in text.stdout
+    assert text.returncode == 0 and "flip TTA" in text.stdout and "exact McNemar p " in text.stdout
     missing = run_cli("compare", str(finished_run), "no-such-run", "--data", data)
     assert missing.returncode == 2 and missing.stderr.strip() == "error: no-such-run is neither a .keras file nor a training run"

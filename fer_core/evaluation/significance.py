@@ -81,18 +81,23 @@ def describe_interval(correct: int, total: int) -> str:
     return f"95% interval {low:.1%}–{high:.1%}"
 
 
+def format_p_value(p_value: float) -> str:
+    """A p-value as people read it: '< 0.001' rather than a rounded 'p = 0', which no test can give."""
+    return "< 0.001" if p_value < 0.001 else f"{p_value:.3g}"
+
+
 def describe_comparison(comparison: PairedComparison, name_a: str = "A", name_b: str = "B") -> str:
     """One plain sentence a student can read: who is ahead, by how much, and whether chance explains it."""
     if comparison.only_a == comparison.only_b:
         lead = f"{name_a} and {name_b} are right on the same number of faces"
     else:
         ahead, behind = (name_a, name_b) if comparison.only_a > comparison.only_b else (name_b, name_a)
-        lead = f"{ahead} is ahead of {behind} by {abs(comparison.difference):.2%}"
+        lead = f"{ahead} is ahead of {behind} by {abs(comparison.difference) * 100:.2f} percentage points"
     verdict = (
         "unlikely to be chance" if comparison.significant
         else "within what chance alone produces on this many faces"
     )
     return (
         f"{lead[0].upper()}{lead[1:]}: of {comparison.n:,} faces, {comparison.only_a:,} are right only for {name_a} and "
-        f"{comparison.only_b:,} only for {name_b} (exact McNemar p = {comparison.p_value:.3g}, {verdict})."
+        f"{comparison.only_b:,} only for {name_b} (exact McNemar p {'' if comparison.p_value < 0.001 else '= '}{format_p_value(comparison.p_value)}, {verdict})."
     )
