@@ -55,7 +55,7 @@ def test_bench_data_prints_cold_and_cached_times(tmp_path: Path, faces) -> None:
     result = run_cli("bench-data", str(path), "--json")
     assert result.returncode == 0, result.stderr
     figures = json.loads(result.stdout)
-    assert figures["rows"] == 14 and figures["cold_s"] > 0 and figures["cached_s"] > 0
+    assert figures["rows"] == 14 and figures["cold_s"] > 0 and figures["cached_s"] > 0 and figures["naive_pandas_s"] > 0
 
 
 @pytest.mark.parametrize(
