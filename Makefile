@@ -6,6 +6,8 @@ STAMP := $(VENV)/.installed
 PORT ?= 8501
 # The development copy of FER2013 beside the checkout, when there is one (never committed).
 export FER2013_PATH ?= $(wildcard $(CURDIR)/../shared/data/fer2013/fer2013_dev.csv.gz)
+# Its FER+ votes, aligned row by row with that copy (Kaggle's fer2013.csv gets the shipped vendor/ferplus/ file instead).
+export FERPLUS_PATH ?= $(wildcard $(CURDIR)/../shared/data/ferplus/ferplus_dev.csv.gz)
 
 .PHONY: run test test-fast lint browser-deps clean
 

@@ -8,6 +8,8 @@ DATA_DIR = REPO_ROOT / "data"
 MODELS_DIR = REPO_ROOT / "models"
 DEFAULT_MODEL_DIR = MODELS_DIR / "default"
 DEFAULT_MODEL_PATH = DEFAULT_MODEL_DIR / "model.keras"
+# Microsoft's FER+ votes (MIT), row-aligned with Kaggle's fer2013.csv: shipped so that file gets them with no extra step.
+FERPLUS_SHIPPED = REPO_ROOT / "vendor" / "ferplus" / "fer2013new.csv.gz"
 
 
 def runs_dir() -> Path:

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import NoReturn
 
+from fer_core.data.ferplus import FerPlusVotes, load_votes_for
 from fer_core.data.loading import load_dataset
 from fer_core.data.stats import training_copies
 from fer_core.errors import FerError
@@ -37,16 +38,20 @@ def labelled_split(path: str, split: str):
     return labelled_dataset(path).split(split)
 
 
-def scored_split(path: str, split: str, *, without_training_copies: bool):
-    """A labelled split and, for each of its faces, whether the same image is in Training;
-    ``without_training_copies`` leaves those faces out."""
+def scored_split(path: str, split: str, *, without_training_copies: bool, ferplus: str | None = None):
+    """A labelled split, for each of its faces whether the same image is in Training
+    (``without_training_copies`` leaves those faces out), and the FER+ votes of those faces
+    when ``ferplus`` names a votes file (None otherwise)."""
     import numpy as np
 
     dataset = labelled_dataset(path)
+    positions = np.flatnonzero(dataset.usage == split)
     rows, in_training = dataset.split(split), training_copies(dataset, split)
     if without_training_copies:
+        positions = positions[~in_training]
         rows, in_training = rows.subset(np.flatnonzero(~in_training)), np.zeros(int((~in_training).sum()), dtype=bool)
-    return rows, in_training
+    votes = load_votes_for(ferplus, dataset.usage) if ferplus else None
+    return rows, in_training, (FerPlusVotes(votes.votes[positions], votes.source) if votes is not None else None)
 
 
 def write_csv(table, out: Path) -> None:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 
 from fer_core.cli.common import print_json
+from fer_core.data.ferplus import load_votes_for, votes_for
 from fer_core.data.loading import load_dataset
-from fer_core.data.stats import dataset_summary
+from fer_core.data.stats import dataset_summary, ferplus_summary
 from fer_core.errors import FerError
 
 
@@ -16,6 +18,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     info = sub.add_parser("info", help="summarise a dataset: rows per split and class, duplicates")
     info.set_defaults(handler=_info)
     info.add_argument("path")
+    info.add_argument("--ferplus", metavar="VOTES", help="FER+ votes to join (default: the first of FERPLUS_PATH, data/, the shipped file that fits)")
     info.add_argument("--json", action="store_true")
 
     bench_data = sub.add_parser("bench-data", help="time a cold parse and a cached load of a dataset")
@@ -27,7 +30,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _info(args: argparse.Namespace) -> int:
-    summary = dataset_summary(load_dataset(args.path))
+    dataset = load_dataset(args.path)
+    summary = dataset_summary(dataset)
+    votes = load_votes_for(args.ferplus, dataset.usage) if args.ferplus else votes_for(dataset.usage)[0]
+    if votes is not None:
+        summary["ferplus"] = ferplus_summary(votes, dataset.labels)
     if args.json:
         print_json(summary)
         return 0
@@ -38,6 +45,12 @@ def _info(args: argparse.Namespace) -> int:
     duplicates = summary["duplicates"]
     print(f"  exact duplicate images: {duplicates['within_splits']} within splits, {duplicates['across_splits']} across splits; "
           f"blank images (one grey level): {duplicates['blank_images']}")
+    if "ferplus" in summary:
+        crowd = summary["ferplus"]
+        agreement = f"; FER's label is the crowd's majority on {crowd['agreement']:.1%} of them" if crowd.get("agreement") is not None else ""
+        print(f"  FER+ ({Path(votes.source).name}): {crowd['with_votes']} faces with votes, {crowd['with_majority']} with a majority"
+              f"{agreement}; mostly contempt {crowd['mostly_contempt']}, unknown {crowd['mostly_unknown']}, "
+              f"not a face {crowd['mostly_not_a_face']}; ties {crowd['ties']}")
     return 0
 
 

@@ -15,6 +15,7 @@ from fer_core.cli.common import (
     scored_split,
     write_csv,
 )
+from fer_core.data.ferplus import crowd_scores
 from fer_core.evaluation.metrics import (
     classification_report,
     classify_in_batches,
@@ -43,6 +44,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     evaluate.add_argument("--model", help="a .keras file (default: the shipped default model)")
     evaluate.add_argument("--tta", **TTA_ARGUMENT)
     evaluate.add_argument("--decision", **DECISION_ARGUMENT)
+    evaluate.add_argument("--ferplus", metavar="VOTES", help="also score against the FER+ crowd: Microsoft's fer2013new.csv "
+                          "(or a copy aligned with --data); it must have the dataset's rows and splits")
     evaluate.add_argument("--predictions", metavar="CSV", help="also write one row per face: true, predicted, probabilities")
     evaluate.add_argument("--without-training-copies", action="store_true", help=WITHOUT_COPIES_HELP)
     evaluate.add_argument("--json", action="store_true")
@@ -67,13 +70,16 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    rows, in_training = scored_split(args.data, args.usage, without_training_copies=args.without_training_copies)
+    rows, in_training, votes = scored_split(args.data, args.usage, without_training_copies=args.without_training_copies,
+                                            ferplus=args.ferplus)
     model_path = chosen_model_path(args)
     probabilities = model_probabilities(model_path, rows.images, tta=args.tta, decision=args.decision)
     report = classification_report(rows.labels, probabilities)
     decision = args.decision if rule_for(model_path, args.decision) else "raw"
     report = {"model": str(model_path), "split": args.usage, "tta": args.tta, "decision": decision,
               "without_training_copies": args.without_training_copies, **report}
+    if votes is not None:
+        report["ferplus"] = crowd_scores(votes, probabilities)
     if in_training.any():
         report["training_copies"] = training_copies_breakdown(rows.labels, probabilities, in_training)
     report["not_sure"] = [  # None, not NaN, where no face reaches the threshold: NaN is not JSON
@@ -94,6 +100,11 @@ def _evaluate(args: argparse.Namespace) -> int:
               f"calibration error {report['expected_calibration_error']:.4f}")
         if "training_copies" in report:
             print(f"  {describe_training_copies(report['training_copies'])} (--without-training-copies scores only those)")
+        if "ferplus" in report:
+            crowd = report["ferplus"]
+            against = f"accuracy {crowd['accuracy']:.4f} on the {crowd['n']} faces with a FER+ majority" if crowd["n"] else "no face has a FER+ majority"
+            probability = f", mean probability given to the crowd's votes {crowd['crowd_probability']:.4f}" if crowd["crowd_probability"] is not None else ""
+            print(f"  against the FER+ crowd: {against}{probability}")
         for row in report["not_sure"]:
             if row["faces"]:
                 print(f"  saying 'not sure' below {row['threshold']:.0%}: answers {row['coverage']:.1%} of faces, "
@@ -104,7 +115,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    rows, _ = scored_split(args.data, args.usage, without_training_copies=args.without_training_copies)
+    rows, _, _ = scored_split(args.data, args.usage, without_training_copies=args.without_training_copies)
     paths = [DEFAULT_MODEL_PATH if source == "default" else member_model_path(source) for source in (args.a, args.b)]
     probabilities = [model_probabilities(path, rows.images, tta=args.tta, decision=args.decision) for path in paths]
     reports = [classification_report(rows.labels, model_probabilities) for model_probabilities in probabilities]

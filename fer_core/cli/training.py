@@ -9,7 +9,7 @@ from fer_core.cli.common import print_json
 from fer_core.errors import FerError
 from fer_core.nets.architectures import ARCHITECTURES
 from fer_core.nets.ensemble import member_model_path
-from fer_core.training.config import OPTIMISERS, PRECISIONS, SCHEDULES, TrainConfig
+from fer_core.training.config import LABEL_KINDS, OPTIMISERS, PRECISIONS, SCHEDULES, TrainConfig
 from fer_core.training.loop import train_run
 from fer_core.training.runs import create_run, list_runs, request_cancel, resolve_run_dir
 
@@ -39,6 +39,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--teacher", nargs="+", default=[], metavar="MODEL",
                        help="distil these models (run ids/folders or .keras files, an ensemble too): their averaged "
                             "flip-TTA predictions on the training faces become part of the targets")
+    train.add_argument("--labels", default=defaults.labels, choices=LABEL_KINDS,
+                       help="fer: FER2013's labels; ferplus-majority: the FER+ crowd's majority; ferplus-votes: its vote shares "
+                            "as soft targets (faces without a FER+ label keep their FER label)")
+    train.add_argument("--ferplus", metavar="VOTES", help="FER+ votes file for --labels ferplus-* (default: FERPLUS_PATH, data/, the shipped file)")
     train.add_argument("--teacher-weight", type=float, default=defaults.teacher_weight,
                        help="the teachers' share of the targets, the rest the labels (default %(default)s)")
     train.add_argument("--schedule", default=defaults.schedule, choices=SCHEDULES,
@@ -89,6 +93,8 @@ def _train(args: argparse.Namespace) -> int:
             teacher_weight=args.teacher_weight,
             schedule=args.schedule,
             swa_epochs=args.swa_epochs,
+            labels=args.labels,
+            ferplus=str(Path(args.ferplus).resolve()) if args.ferplus else "",
             **({"dropout": args.dropout} if args.dropout is not None else {}),
         )
         run_dir = create_run(config, name=args.name)

@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from fer_core.data.ferplus import is_votes_file
 from fer_core.data.loading import load_dataset
 from fer_core.errors import FerError, first_line
 from fer_core.files import atomic_path
@@ -46,6 +47,8 @@ class DatasetSource:
 
 
 def _looks_like_dataset(path: Path) -> bool:
+    if is_votes_file(path):  # FER+ votes beside the dataset are not a dataset
+        return False
     if path.is_dir():
         return any(child.is_dir() and child.name.lower() in ("train", "test") for child in path.iterdir())
     return path.name.lower().endswith(_DATASET_SUFFIXES)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from fer_core.data.ferplus import NO_MAJORITY, FerPlusVotes
 from fer_core.data.loading import FerDataset
 from fer_core.labels import CLASS_NAMES, NUM_CLASSES
 
@@ -153,3 +154,13 @@ def dataset_summary(dataset: FerDataset) -> dict:
     duplicates = duplicate_summary(dataset)
     duplicates.pop("across_examples")
     return {"source": dataset.source, "rows": len(dataset), "labelled": dataset.has_labels, "splits": splits, "duplicates": duplicates}
+
+
+def ferplus_summary(votes: FerPlusVotes, labels: np.ndarray | None) -> dict:
+    """FER+ counts for ``info``: faces with votes and a majority, what the crowd said FER2013 cannot, and
+    the share of faces with a majority whose FER label is that majority."""
+    summary = votes.counts()
+    majority = votes.majority
+    decided = majority != NO_MAJORITY
+    summary["agreement"] = float((majority[decided] == labels[decided]).mean()) if labels is not None and decided.any() else None
+    return summary

@@ -19,6 +19,7 @@ SCHEDULES = ("cosine", "constant")
 # "bfloat16": Keras mixed precision (bf16 compute, float32 weights). On this machine's CPU
 # (AVX512-BF16) a full VGG epoch took 101-113 s instead of ~140 s; on a CPU without bf16 units it is slower.
 PRECISIONS = ("float32", "bfloat16")
+LABEL_KINDS = ("fer", "ferplus-majority", "ferplus-votes")  # what the net is taught: see fer_core.data.ferplus.soft_targets
 
 
 def portable_path(path: str) -> str:
@@ -56,6 +57,8 @@ class TrainConfig:
     teachers: list[str] = field(default_factory=list)  # .keras models to distil: their averaged predictions become targets
     teacher_weight: float = 0.5  # with teachers: the targets' share from the teachers, the rest from the labels
     swa_epochs: int = 0  # >0: average the weights of the last N epochs (stochastic weight averaging)
+    labels: str = "fer"  # one of LABEL_KINDS: FER2013's label, the FER+ crowd's majority, or its vote shares
+    ferplus: str = ""  # the FER+ votes file for labels other than 'fer' (empty: FERPLUS_PATH, data/, the shipped file)
 
     def validate(self) -> TrainConfig:
         """Refuse impossible settings up front, before a process is started."""
@@ -93,6 +96,10 @@ class TrainConfig:
         problems += [f"teacher model not found: {teacher}" for teacher in self.teachers if not Path(teacher).is_file()]
         if not 0 < self.teacher_weight <= 1:
             problems.append("teacher weight must be in (0, 1]")
+        if self.labels not in LABEL_KINDS:
+            problems.append(f"labels must be one of {', '.join(LABEL_KINDS)}")
+        if self.ferplus and not Path(self.ferplus).is_file():
+            problems.append(f"FER+ votes not found: {self.ferplus}")
         if not 0 <= self.swa_epochs <= self.epochs:
             problems.append("weight-averaged epochs must be between 0 and the number of epochs")
         if problems:
@@ -105,12 +112,13 @@ class TrainConfig:
         flags = {"arch": "--arch", "epochs": "--epochs", "batch_size": "--batch-size", "optimiser": "--optimiser",
                  "learning_rate": "--lr", "label_smoothing": "--label-smoothing", "dropout": "--dropout", "seed": "--seed",
                  "sample_per_class": "--sample-per-class", "init_from": "--init-from", "precision": "--precision",
-                 "erasing": "--erasing", "schedule": "--schedule", "swa_epochs": "--swa-epochs"}
+                 "erasing": "--erasing", "schedule": "--schedule", "swa_epochs": "--swa-epochs", "labels": "--labels",
+                 "ferplus": "--ferplus"}
         parts = ["python -m fer_core train", f"--data {portable_path(self.data)}"]
         for name, flag in flags.items():
             value = getattr(self, name)
             if name in ("arch", "epochs") or value != getattr(defaults, name):
-                parts.append(f"{flag} {portable_path(value) if name == 'init_from' else value}")
+                parts.append(f"{flag} {portable_path(value) if name in ('init_from', 'ferplus') else value}")
         if self.teachers:
             parts.append("--teacher " + " ".join(portable_path(teacher) for teacher in self.teachers))
             parts += [f"--teacher-weight {self.teacher_weight}"] * (self.teacher_weight != defaults.teacher_weight)

@@ -26,7 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from fer_core.data.loading import load_dataset
+from fer_core.data.ferplus import FerPlusVotes, load_votes_for, soft_targets, votes_for
+from fer_core.data.loading import FerDataset, load_dataset
 from fer_core.errors import FerError, first_line
 from fer_core.evaluation.metrics import evaluate_model_on_dataset, predict_probabilities
 from fer_core.files import BEST_MODEL, CHECKPOINT, HISTORY, METRICS, STATUS, atomic_path, write_json_atomic
@@ -65,20 +66,42 @@ def class_weights(labels: np.ndarray) -> dict[int, float]:
     return {c: float(w) for c, w in enumerate(weights)}
 
 
+def training_positions(config: TrainConfig, dataset: FerDataset) -> np.ndarray:
+    """Which rows of the dataset a run fits on: its training split, or a stratified sample of it."""
+    positions = np.flatnonzero(dataset.usage == config.train_split)
+    if config.sample_per_class:
+        positions = positions[stratified_sample(dataset.labels[positions], config.sample_per_class, config.seed)]
+    return positions
+
+
 def load_training_data(config: TrainConfig) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray] | None]:
     """(train images, labels) and (validation images, labels) as the config asks."""
 
     dataset = load_dataset(config.data)
     if not dataset.has_labels:
         raise FerError(f"{Path(config.data).name} has no labels; training needs emotion labels")
-    train = dataset.split(config.train_split)
+    train = dataset.subset(training_positions(config, dataset))
     val = dataset.split(config.val_split) if config.val_split and config.val_split in dataset.split_names else None
-    if config.sample_per_class:
-        train = train.subset(stratified_sample(train.labels, config.sample_per_class, config.seed))
-        if val is not None:
-            val = val.subset(stratified_sample(val.labels, max(config.sample_per_class // 4, 8), config.seed))
+    if config.sample_per_class and val is not None:
+        val = val.subset(stratified_sample(val.labels, max(config.sample_per_class // 4, 8), config.seed))
     pair = (train.images, train.labels)
     return pair, (val.images, val.labels) if val is not None else None
+
+
+def crowd_targets(config: TrainConfig, labels: np.ndarray, log: RunLog) -> np.ndarray:
+    """The FER+ targets the config asks for, for the faces ``load_training_data`` gives (same rows, same order)."""
+    dataset = load_dataset(config.data)
+    if config.ferplus:
+        votes = load_votes_for(config.ferplus, dataset.usage)
+    else:
+        votes, reasons = votes_for(dataset.usage)
+        if votes is None:
+            raise FerError("no FER+ votes fit this dataset: " + ("; ".join(reasons) or "set FERPLUS_PATH or pass --ferplus"))
+    positions = training_positions(config, dataset)
+    targets, fell_back = soft_targets(FerPlusVotes(votes.votes[positions], votes.source), labels, config.labels)
+    log(f"targets: {config.labels} from {Path(votes.source).name}; {fell_back} of {len(labels)} faces have no FER+ label "
+        "and keep their FER label")
+    return targets
 
 
 def one_hot(labels: np.ndarray) -> np.ndarray:
@@ -96,7 +119,7 @@ def training_targets(run_dir: Path, config: TrainConfig, images: np.ndarray, lab
     would triple the minutes before the first epoch for about a point more teacher accuracy);
     the predictions are kept in the run folder, so a resumed run does not redo them.
     """
-    targets = one_hot(labels)
+    targets = one_hot(labels) if config.labels == "fer" else crowd_targets(config, labels, log)
     if not config.teachers:
         return targets
     cache = run_dir / "teacher_targets.npy"
