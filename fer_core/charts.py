@@ -13,6 +13,7 @@ import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
 
+from fer_core.data.ferplus import TO_FER
 from fer_core.labels import CLASS_COLOURS, CLASS_NAMES, IMAGE_SIZE
 
 CLASS_ORDER = {"class": list(CLASS_NAMES)}
@@ -225,4 +226,51 @@ def probability_timeline_figure(
         figure.update_xaxes(range=[end - window_s, end])
     if height:
         figure.update_layout(height=height)
+    return figure
+
+
+CROWD_NAMES = (*CLASS_NAMES, "no majority")  # the FER+ matrix's columns: the seven, then faces the crowd did not decide
+EXTRA_COLOURS = ("#e377c2", "#bcbd22", "#000000")  # contempt, unknown, not a face
+
+
+def face_with_votes(face: np.ndarray, votes: np.ndarray, scale: int = 2) -> np.ndarray:
+    """A face (RGB, ``scale`` x 48 px) above ten small bars, one per FER+ vote column (neutral ... not a
+    face, FER+ order) in the app's class colours: the crowd's answer beside the face, readable at a glance."""
+    size, bar_height = IMAGE_SIZE * scale, 14 * scale
+    rgb = np.repeat(np.kron(face, np.ones((scale, scale), np.uint8))[..., None], 3, axis=2)
+    panel = np.full((bar_height, size, 3), 255, np.uint8)
+    colours = [CLASS_COLOURS[CLASS_NAMES[index]] for index in TO_FER] + list(EXTRA_COLOURS)
+    width = size // len(colours)
+    top = max(1, int(np.max(votes))) if len(votes) else 1
+    for column, (count, colour) in enumerate(zip(votes, colours, strict=True)):
+        height = round(bar_height * int(count) / max(top, 10))
+        if height:
+            rgb_colour = [int(colour.lstrip("#")[i : i + 2], 16) for i in (0, 2, 4)]
+            panel[bar_height - height :, column * width + 1 : (column + 1) * width - 1] = rgb_colour
+    return np.concatenate([rgb, panel], axis=0)
+
+
+def crowd_matrix_figure(matrix: np.ndarray) -> go.Figure:
+    """FER's label (rows) against the FER+ crowd's majority (columns, plus 'no majority'), with an
+    invisible selectable marker per cell, so a click on a cell can open its faces."""
+    figure = px.imshow(
+        matrix, x=list(CROWD_NAMES), y=list(CLASS_NAMES), color_continuous_scale="Blues", text_auto=True,
+        labels={"x": "the crowd says (FER+ majority)", "y": "FER says", "color": "faces"},
+    )
+    rows, columns = np.meshgrid(np.arange(len(CLASS_NAMES)), np.arange(len(CROWD_NAMES)), indexing="ij")
+    figure.add_trace(go.Scatter(
+        x=[CROWD_NAMES[c] for c in columns.ravel()], y=[CLASS_NAMES[r] for r in rows.ravel()], mode="markers",
+        marker={"size": 40, "opacity": 0.01, "symbol": "square"}, customdata=np.stack([rows.ravel(), columns.ravel()], axis=1),
+        hovertemplate="FER says %{y}, the crowd %{x}: click to see these faces<extra></extra>", showlegend=False,
+    ))
+    figure.update_layout(margin={"t": 30, "b": 10}, height=480, clickmode="event+select")
+    return figure
+
+
+def label_balance_figure(fer_counts: Sequence[int], crowd_counts: Sequence[int]) -> go.Figure:
+    """Faces per class by FER's label and by the FER+ crowd's majority, side by side."""
+    table = pd.DataFrame({"class": list(CLASS_NAMES) * 2, "faces": [*fer_counts, *crowd_counts],
+                          "labels": ["FER2013 (one annotator)"] * len(CLASS_NAMES) + ["FER+ majority (ten people)"] * len(CLASS_NAMES)})
+    figure = px.bar(table, x="class", y="faces", color="labels", barmode="group", category_orders=CLASS_ORDER, text_auto=True)
+    figure.update_layout(margin={"t": 30, "b": 10}, legend_title_text="")
     return figure

@@ -6,6 +6,7 @@ import numpy as np
 import streamlit as st
 
 from fer_core import charts
+from fer_core.data.ferplus import FerPlusVotes, crowd_scores
 from fer_core.data.loading import FerDataset
 from fer_core.data.stats import training_copies
 from fer_core.errors import FerError
@@ -25,7 +26,7 @@ from fer_core.labels import CLASS_NAMES
 from fer_core.nets.decision import DECISIONS, read_rule
 from fer_core.nets.tta import TTA_LABELS, TTA_MODES
 from ui.bootstrap import bootstrap
-from ui.dataset import dataset_sidebar
+from ui.dataset import dataset_sidebar, ferplus_votes
 from ui.faces_view import inspect_face
 from ui.models import load_model, model_choices, model_sidebar
 
@@ -128,6 +129,18 @@ st.caption(
 )
 if in_training.any():
     st.caption(describe_training_copies(training_copies_breakdown(rows.labels, probabilities, in_training)))
+votes, _ = ferplus_votes(source, dataset)
+if votes is not None and st.toggle(
+    "Also score against the FER+ crowd", key="eval_ferplus",
+    help="FER+ had ten people label every face again. Against their majority (faces where one emotion won), and the "
+         "mean probability the model gives to the crowd's votes (1 would be answering exactly what all ten said).",
+):
+    crowd = crowd_scores(FerPlusVotes(votes.votes[np.flatnonzero(dataset.usage == split)[positions]]), probabilities)
+    cols = st.columns(3)
+    cols[0].metric("Accuracy against the FER+ majority", f"{crowd['accuracy']:.2%}" if crowd["n"] else "—",
+                   help=f"{crowd['n']:,} faces have a FER+ majority.")
+    cols[1].metric("Against FER's labels (above)", f"{report['accuracy']:.2%}")
+    cols[2].metric("Probability given to the crowd's votes", f"{crowd['crowd_probability']:.3f}" if crowd["n_voted"] else "—")
 
 st.subheader("Compare with another model")
 choices = model_choices()

@@ -1,17 +1,18 @@
-"""Explore FER2013: balance, faces, mean faces, pixel statistics, duplicates, upload."""
+"""Explore FER2013: balance, faces, mean faces, pixel statistics, duplicates, the FER+ crowd's votes, upload."""
 
 import numpy as np
 import streamlit as st
 
 from fer_core import charts
 from fer_core.data import stats
+from fer_core.data.ferplus import NO_MAJORITY
 from fer_core.data.loading import FerDataset
 from fer_core.data.sources import save_upload
 from fer_core.errors import FerError
 from fer_core.inference.lighting import equalised_share
 from fer_core.labels import CLASS_NAMES
 from ui.bootstrap import bootstrap
-from ui.dataset import dataset_sidebar
+from ui.dataset import dataset_sidebar, ferplus_votes
 from ui.settings import public_demo_mode
 
 bootstrap()  # before anything loads TensorFlow: see ui/bootstrap.py
@@ -63,8 +64,9 @@ def _histograms(path: str, modified: float, split: str, _dataset: FerDataset):  
 summary = _statistics(str(source.path), source.path.stat().st_mtime, dataset)
 st.caption(f"{source.path.name}: {len(dataset):,} faces in {', '.join(dataset.split_names)}" + ("" if dataset.has_labels else " (no labels)"))
 
-tab_balance, tab_samples, tab_means, tab_pixels, tab_duplicates = st.tabs(
-    ["Class balance", "Sample faces", "Mean faces", "Pixel statistics", "Duplicates"]
+votes, votes_missing = ferplus_votes(source, dataset) if dataset.has_labels else (None, [])
+tab_balance, tab_samples, tab_means, tab_pixels, tab_duplicates, tab_crowd = st.tabs(
+    ["Class balance", "Sample faces", "Mean faces", "Pixel statistics", "Duplicates", "FER+ crowd votes"]
 )
 
 with tab_balance:
@@ -90,10 +92,18 @@ with tab_samples:
     count = cols[3].slider("Faces", 8, 64, 32, step=8, key="sample_count")
     label = None if label_name == "any" else CLASS_NAMES.index(label_name)
     picks = stats.sample_indices(dataset, split=split, label=label, count=count, seed=int(seed))
+    show_votes = votes is not None and st.toggle("Show the FER+ crowd's votes under each face", key="sample_votes",
+                                                 help="Ten bars per face: neutral, happiness, surprise, sadness, anger, disgust, "
+                                                      "fear (the app's class colours), contempt, unknown, not a face.")
     if len(picks) == 0:
         st.info("No faces match this split and class.")
+    elif show_votes:
+        st.image([charts.face_with_votes(dataset.images[i], votes.votes[i]) for i in picks],
+                 caption=[f"FER: {CLASS_NAMES[dataset.labels[i]]}" for i in picks], width=110)
     else:
-        st.image(charts.image_grid(dataset.images[picks]), caption=f"{len(picks)} {label_name} faces from {split}", width="stretch")
+        captions = [CLASS_NAMES[dataset.labels[i]] if dataset.has_labels else f"#{i}" for i in picks]
+        st.image([dataset.images[i] for i in picks], caption=captions, width=88)
+        st.caption(f"{len(picks)} faces from {split}" + ("" if label is None else f", labelled {label_name}"))
 
 with tab_means:
     if not dataset.has_labels:
@@ -135,3 +145,52 @@ with tab_duplicates:
             members = np.array(group)
             captions = [f"{dataset.usage[i]} #{i}" + (f" · {CLASS_NAMES[dataset.labels[i]]}" if dataset.has_labels else "") for i in members]
             st.image([dataset.images[i] for i in members], caption=captions, width=72)
+
+with tab_crowd:
+    if votes is None:
+        st.info("No FER+ votes fit this dataset. FER+ (Microsoft, MIT licence) had ten people label every FER2013 face "
+                "again; its votes follow the row order of Kaggle's original fer2013.csv, which gets them automatically "
+                "(the app ships Microsoft's file). For another copy, put an aligned votes file in data/ or set FERPLUS_PATH."
+                + ("\n\nTried: " + "; ".join(votes_missing) if votes_missing else ""))
+    else:
+        crowd = stats.ferplus_summary(votes, dataset.labels)
+        cols = st.columns(4)
+        cols[0].metric("Faces with votes", f"{crowd['with_votes']:,}")
+        cols[1].metric("With a majority", f"{crowd['with_majority']:,}", help="The emotion most of the ten chose; none on a tie, "
+                       "or when most chose contempt, unknown or 'not a face'.")
+        cols[2].metric("FER's label = the crowd's", f"{crowd['agreement']:.1%}",
+                       help="Of the faces with a majority: how often the one FER2013 annotator and the crowd agree.")
+        cols[3].metric("Mostly 'not a face'", f"{crowd['mostly_not_a_face']:,}",
+                       help=f"Also mostly contempt (no FER2013 class): {crowd['mostly_contempt']:,}; mostly unknown: {crowd['mostly_unknown']:,}; "
+                            f"ties: {crowd['ties']:,}.")
+        decided = votes.majority != NO_MAJORITY
+        st.plotly_chart(charts.label_balance_figure(np.bincount(dataset.labels[votes.has_votes], minlength=7),
+                                                    np.bincount(votes.majority[decided], minlength=7)), key="crowd_balance")
+        st.markdown("**FER says → the crowd says.** Click a cell (or pick it below) to see its faces, "
+                    "those the crowd agreed on most first.")
+        matrix = stats.crowd_matrix(dataset.labels, votes)
+        event = st.plotly_chart(charts.crowd_matrix_figure(matrix), key="crowd_matrix", on_select="rerun", selection_mode="points")
+        points = (event or {}).get("selection", {}).get("points", []) if event else []
+        if points and points[0].get("customdata") is not None:
+            st.session_state["crowd_fer"], st.session_state["crowd_says"] = (
+                CLASS_NAMES[int(points[0]["customdata"][0])], charts.CROWD_NAMES[int(points[0]["customdata"][1])])
+        cols = st.columns(3)
+        fer_name = cols[0].selectbox("FER says", CLASS_NAMES, index=0, key="crowd_fer")
+        crowd_name = cols[1].selectbox("The crowd says", charts.CROWD_NAMES, index=6, key="crowd_says")
+        count = cols[2].slider("Faces", 4, 32, 12, 4, key="crowd_count")
+        cell = stats.crowd_cell(dataset.labels, votes, CLASS_NAMES.index(fer_name), charts.CROWD_NAMES.index(crowd_name), count)
+        if len(cell) == 0:
+            st.info(f"No face that FER labels {fer_name} has the crowd's answer '{crowd_name}'.")
+        else:
+            st.image([charts.face_with_votes(dataset.images[i], votes.votes[i]) for i in cell],
+                     caption=[f"{dataset.usage[i]} #{i}" for i in cell], width=110)
+            st.caption("Bars: neutral, happiness, surprise, sadness, anger, disgust, fear (in the app's class colours), "
+                       "then contempt (pink), unknown (olive), not a face (black); the tallest is 10 votes.")
+        ambiguity = stats.ambiguity_by_class(dataset.labels, votes)
+        st.markdown("**How much the ten disagree, by FER class** (entropy of the votes: 0 bits when all agree)")
+        st.bar_chart(ambiguity.set_index("class")["ambiguity"], horizontal=True, height=260)
+        not_faces = np.flatnonzero(votes.has_votes & (votes.votes[:, 9] > votes.votes[:, :9].max(axis=1)))
+        if len(not_faces):
+            st.markdown(f"**Faces most of the crowd called 'not a face'** ({len(not_faces)})")
+            st.image([charts.face_with_votes(dataset.images[i], votes.votes[i]) for i in not_faces[:16]],
+                     caption=[f"FER: {CLASS_NAMES[dataset.labels[i]]}" for i in not_faces[:16]], width=110)

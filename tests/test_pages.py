@@ -93,7 +93,58 @@ def test_explore_sample_grid_follows_the_class_choice(small_dataset: Path) -> No
     app = run_page("explore")
     app.selectbox(key="sample_class").set_value("happy").run()
     assert not app.exception
-    assert any("happy faces from Training" in str(img.proto) for img in app.get("image"))
+    assert any(c.value == "8 faces from Training, labelled happy" for c in app.caption)
+    app.selectbox(key="sample_class").set_value("any").run()  # every face says its class, whatever was asked for
+    captions = [image.caption for image in app.get("image")[0].proto.imgs]
+    assert captions and set(captions) <= set(CLASS_NAMES) and len(set(captions)) > 1
+
+
+@pytest.fixture
+def small_dataset_with_votes(small_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Votes for the 70 faces: the crowd calls every fear face (FER label 2) neutral, and agrees elsewhere."""
+    from fer_core.data.ferplus import TO_FER, VOTE_COLUMNS
+
+    column_of = {fer: column for column, fer in enumerate(TO_FER)}
+    labels, rows = np.tile(np.arange(7), 10), []
+    for index, label in enumerate(labels):
+        votes = [0] * len(VOTE_COLUMNS)
+        votes[column_of[6 if label == 2 else int(label)]] = 8
+        votes[8] = 2  # two 'unknown'
+        rows.append(f"{'Training' if index < 56 else 'PublicTest'},fer{index:07d}.png," + ",".join(map(str, votes)))
+    path = tmp_path / "fer2013new.csv"
+    path.write_text("Usage,Image name," + ",".join(VOTE_COLUMNS) + "\n" + "\n".join(rows) + "\n")
+    monkeypatch.setenv("FERPLUS_PATH", str(path))
+    return path
+
+
+def test_explore_shows_the_crowds_votes_and_opens_a_cell_of_the_disagreement_matrix(small_dataset_with_votes: Path) -> None:
+    app = run_page("explore")
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Faces with votes"] == "70" and metrics["FER's label = the crowd's"] == "85.7%"  # 60 of 70 agree
+    app.selectbox(key="crowd_fer").set_value("fear").run()
+    app.selectbox(key="crowd_says").set_value("neutral").run()
+    assert not app.exception
+    shown = [[image.caption for image in element.proto.imgs] for element in app.get("image")]
+    assert any(len(captions) == 10 and all(c.startswith(("Training #", "PublicTest #")) for c in captions) for captions in shown)  # the ten fear faces
+    app.selectbox(key="crowd_says").set_value("fear").run()
+    assert any("No face that FER labels fear has the crowd's answer 'fear'" in i.value for i in app.info)
+    app.toggle(key="sample_votes").set_value(True).run()
+    assert not app.exception
+
+
+def test_evaluate_scores_against_the_crowd_when_asked(finished_run: Path, small_dataset_with_votes: Path) -> None:
+    app = run_page("evaluate")
+    app.toggle(key="eval_ferplus").set_value(True).run()
+    assert not app.exception, [e.value for e in app.exception]
+    metrics = {m.label: m for m in app.metric}
+    assert "14 faces have a FER+ majority" in metrics["Accuracy against the FER+ majority"].proto.help
+    assert metrics["Against FER's labels (above)"].value == metrics["Accuracy"].value
+
+
+def test_explore_without_votes_says_where_they_come_from(small_dataset: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FERPLUS_PATH", raising=False)
+    app = run_page("explore")
+    assert any("No FER+ votes fit this dataset" in i.value and "35,887 rows" in i.value for i in app.info)
 
 
 def test_train_page_without_runs_offers_the_form(small_dataset: Path) -> None:

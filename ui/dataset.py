@@ -6,6 +6,7 @@ from pathlib import Path
 
 import streamlit as st
 
+from fer_core.data.ferplus import FerPlusVotes, votes_for
 from fer_core.data.loading import FerDataset, load_dataset
 from fer_core.data.sources import DEFAULT_KAGGLE_DATASET, HOW_TO_GET, DatasetSource, download_from_kaggle, find_datasets
 from fer_core.errors import FerError
@@ -50,3 +51,13 @@ def dataset_sidebar() -> tuple[DatasetSource, FerDataset] | None:
         return None
     st.sidebar.caption(f"Showing **{Path(source.path).name}** — {len(dataset):,} faces, found via {source.origin}.")
     return source, dataset
+
+
+@st.cache_resource(show_spinner=False, max_entries=3)
+def _votes(path: str, modified: float, _dataset: FerDataset) -> tuple[FerPlusVotes | None, list[str]]:  # noqa: ARG001
+    return votes_for(_dataset.usage, secrets())
+
+
+def ferplus_votes(source: DatasetSource, dataset: FerDataset) -> tuple[FerPlusVotes | None, list[str]]:
+    """The FER+ votes that join this dataset (None and the reasons when none does), found once per dataset file."""
+    return _votes(str(source.path), source.path.stat().st_mtime, dataset)

@@ -164,3 +164,33 @@ def ferplus_summary(votes: FerPlusVotes, labels: np.ndarray | None) -> dict:
     decided = majority != NO_MAJORITY
     summary["agreement"] = float((majority[decided] == labels[decided]).mean()) if labels is not None and decided.any() else None
     return summary
+
+
+def crowd_matrix(labels: np.ndarray, votes: FerPlusVotes) -> np.ndarray:
+    """(7, 8) faces by FER label (rows) and FER+ majority (columns; the last: no majority), faces with votes only."""
+    majority, voted = votes.majority, votes.has_votes
+    columns = np.where(majority == NO_MAJORITY, NUM_CLASSES, majority)
+    matrix = np.zeros((NUM_CLASSES, NUM_CLASSES + 1), np.int64)
+    np.add.at(matrix, (labels[voted], columns[voted]), 1)
+    return matrix
+
+
+def crowd_cell(labels: np.ndarray, votes: FerPlusVotes, fer_label: int, crowd_column: int, count: int) -> np.ndarray:
+    """Faces of one cell of ``crowd_matrix``, those the crowd agreed on most first (a clear
+    disagreement with FER's label is a likely labelling error, worth seeing before the doubtful ones)."""
+    majority = votes.majority
+    column = np.where(majority == NO_MAJORITY, NUM_CLASSES, majority)
+    cell = np.flatnonzero(votes.has_votes & (labels == fer_label) & (column == crowd_column))
+    return cell[np.argsort(votes.ambiguity[cell], kind="stable")][:count]
+
+
+def ambiguity_by_class(labels: np.ndarray, votes: FerPlusVotes) -> pd.DataFrame:
+    """Mean entropy of the crowd's votes per FER class (bits; 0 = all ten agree), faces with votes only."""
+    voted = votes.has_votes
+    ambiguity = votes.ambiguity
+    return pd.DataFrame({
+        "class": list(CLASS_NAMES),
+        "ambiguity": [float(ambiguity[voted & (labels == index)].mean()) if (voted & (labels == index)).any() else float("nan")
+                      for index in range(NUM_CLASSES)],
+        "faces": [int((voted & (labels == index)).sum()) for index in range(NUM_CLASSES)],
+    })
