@@ -254,23 +254,33 @@ def crowd_matrix_figure(matrix: np.ndarray) -> go.Figure:
     """FER's label (rows) against the FER+ crowd's majority (columns, plus 'no majority'), with an
     invisible selectable marker per cell, so a click on a cell can open its faces."""
     figure = px.imshow(
-        matrix, x=list(CROWD_NAMES), y=list(CLASS_NAMES), color_continuous_scale="Blues", text_auto=True,
+        matrix, x=list(CROWD_NAMES), y=list(CLASS_NAMES), color_continuous_scale="Blues", text_auto=True, aspect="auto",
         labels={"x": "the crowd says (FER+ majority)", "y": "FER says", "color": "faces"},
     )
     rows, columns = np.meshgrid(np.arange(len(CLASS_NAMES)), np.arange(len(CROWD_NAMES)), indexing="ij")
     figure.add_trace(go.Scatter(
         x=[CROWD_NAMES[c] for c in columns.ravel()], y=[CLASS_NAMES[r] for r in rows.ravel()], mode="markers",
-        marker={"size": 40, "opacity": 0.01, "symbol": "square"}, customdata=np.stack([rows.ravel(), columns.ravel()], axis=1),
+        marker={"size": 40, "opacity": 0.01, "symbol": "square"},
         hovertemplate="FER says %{y}, the crowd %{x}: click to see these faces<extra></extra>", showlegend=False,
     ))
     figure.update_layout(margin={"t": 30, "b": 10}, height=480, clickmode="event+select")
     return figure
 
 
+def clicked_crowd_cell(event: object) -> tuple[str, str] | None:
+    """(FER class, crowd answer) of the cell a click on ``crowd_matrix_figure`` selected, from Streamlit's chart event."""
+    try:
+        point = event["selection"]["points"][0]
+        fer, crowd = point["y"], point["x"]
+    except (KeyError, IndexError, TypeError):
+        return None
+    return (fer, crowd) if fer in CLASS_NAMES and crowd in CROWD_NAMES else None
+
+
 def label_balance_figure(fer_counts: Sequence[int], crowd_counts: Sequence[int]) -> go.Figure:
     """Faces per class by FER's label and by the FER+ crowd's majority, side by side."""
     table = pd.DataFrame({"class": list(CLASS_NAMES) * 2, "faces": [*fer_counts, *crowd_counts],
                           "labels": ["FER2013 (one annotator)"] * len(CLASS_NAMES) + ["FER+ majority (ten people)"] * len(CLASS_NAMES)})
-    figure = px.bar(table, x="class", y="faces", color="labels", barmode="group", category_orders=CLASS_ORDER, text_auto=True)
+    figure = px.bar(table, x="class", y="faces", color="labels", barmode="group", category_orders=CLASS_ORDER, text=table["faces"].map("{:,}".format))
     figure.update_layout(margin={"t": 30, "b": 10}, legend_title_text="")
     return figure

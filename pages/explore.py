@@ -5,7 +5,7 @@ import streamlit as st
 
 from fer_core import charts
 from fer_core.data import stats
-from fer_core.data.ferplus import NO_MAJORITY
+from fer_core.data.ferplus import NO_MAJORITY, describe_votes
 from fer_core.data.loading import FerDataset
 from fer_core.data.sources import save_upload
 from fer_core.errors import FerError
@@ -170,10 +170,10 @@ with tab_crowd:
                     "those the crowd agreed on most first.")
         matrix = stats.crowd_matrix(dataset.labels, votes)
         event = st.plotly_chart(charts.crowd_matrix_figure(matrix), key="crowd_matrix", on_select="rerun", selection_mode="points")
-        points = (event or {}).get("selection", {}).get("points", []) if event else []
-        if points and points[0].get("customdata") is not None:
-            st.session_state["crowd_fer"], st.session_state["crowd_says"] = (
-                CLASS_NAMES[int(points[0]["customdata"][0])], charts.CROWD_NAMES[int(points[0]["customdata"][1])])
+        clicked = charts.clicked_crowd_cell(event)
+        if clicked is not None and clicked != st.session_state.get("crowd_clicked"):  # a new click; later picks below still win
+            st.session_state["crowd_clicked"] = clicked
+            st.session_state["crowd_fer"], st.session_state["crowd_says"] = clicked
         cols = st.columns(3)
         fer_name = cols[0].selectbox("FER says", CLASS_NAMES, index=0, key="crowd_fer")
         crowd_name = cols[1].selectbox("The crowd says", charts.CROWD_NAMES, index=6, key="crowd_says")
@@ -183,7 +183,7 @@ with tab_crowd:
             st.info(f"No face that FER labels {fer_name} has the crowd's answer '{crowd_name}'.")
         else:
             st.image([charts.face_with_votes(dataset.images[i], votes.votes[i]) for i in cell],
-                     caption=[f"{dataset.usage[i]} #{i}" for i in cell], width=110)
+                     caption=[f"#{i}: {describe_votes(votes.votes[i])}" for i in cell], width=110)
             st.caption("Bars: neutral, happiness, surprise, sadness, anger, disgust, fear (in the app's class colours), "
                        "then contempt (pink), unknown (olive), not a face (black); the tallest is 10 votes.")
         ambiguity = stats.ambiguity_by_class(dataset.labels, votes)

@@ -37,8 +37,33 @@ def dataset_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_fer_csv(tmp_path_factory.mktemp("dataset") / "fer2013.csv", random_faces(len(usage)), labels, usage)
 
 
+SHARED_VOTES = SHARED_CSV.parents[1] / "ferplus" / "ferplus_dev.csv.gz"
+
+
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory, dataset_csv: Path) -> Iterator[RunningApp]:
+def votes_csv(tmp_path_factory: pytest.TempPathFactory, dataset_csv: Path) -> Path:
+    """FER+ votes for the dataset: the dev copy's aligned votes, or, for the random faces, votes in
+    which the crowd calls every fear face neutral and agrees with FER on the rest."""
+    if dataset_csv == SHARED_CSV and SHARED_VOTES.exists():
+        return SHARED_VOTES
+    from fer_core.data.ferplus import TO_FER, VOTE_COLUMNS
+    from fer_core.data.loading import load_dataset
+
+    dataset = load_dataset(dataset_csv)
+    column_of = {fer: column for column, fer in enumerate(TO_FER)}
+    rows = []
+    for usage, label in zip(dataset.usage, dataset.labels, strict=True):
+        votes = [0] * len(VOTE_COLUMNS)
+        votes[column_of[6 if label == 2 else int(label)]] = 9
+        votes[8] = 1
+        rows.append(f"{usage},x.png," + ",".join(map(str, votes)))
+    path = tmp_path_factory.mktemp("votes") / "fer2013new.csv"
+    path.write_text("Usage,Image name," + ",".join(VOTE_COLUMNS) + "\n" + "\n".join(rows) + "\n")
+    return path
+
+
+@pytest.fixture(scope="module")
+def app(tmp_path_factory: pytest.TempPathFactory, dataset_csv: Path, votes_csv: Path) -> Iterator[RunningApp]:
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
             pytest.fail("chromium is missing in CI: scripts/ensure_chromium.sh should have installed it")
@@ -47,7 +72,7 @@ def app(tmp_path_factory: pytest.TempPathFactory, dataset_csv: Path) -> Iterator
         pytest.skip("needs the shipped default model")
     state = tmp_path_factory.mktemp("browser_state")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    env = {"FER2013_PATH": str(dataset_csv), "FER_RUNS_DIR": str(state / "runs"), "FER_CACHE_DIR": str(state / "cache")}
+    env = {"FER2013_PATH": str(dataset_csv), "FERPLUS_PATH": str(votes_csv), "FER_RUNS_DIR": str(state / "runs"), "FER_CACHE_DIR": str(state / "cache")}
     running = RunningApp(env, ARTIFACTS / "streamlit.log")
     yield running
     running.stop()
@@ -126,6 +151,33 @@ def test_explore_shows_its_charts(page, app: RunningApp) -> None:
     page.locator(".st-key-mean_faces .js-plotly-plot").wait_for(timeout=30_000)
     assert_no_exception(page)
     shot(page, "explore-mean-faces")
+
+
+def test_explore_crowd_matrix_opens_the_faces_of_a_clicked_cell(page, app: RunningApp) -> None:
+    """A click on the cell 'FER says fear, the crowd says neutral' shows those faces with their votes."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    open_page(page, app, "explore", "Explore FER2013")
+    page.get_by_role("tab", name="FER+ crowd votes").click()
+    matrix = page.locator(".st-key-crowd_matrix")
+    matrix.locator(".js-plotly-plot").wait_for(timeout=60_000)
+    opened = ("() => document.querySelector('.st-key-crowd_fer input')?.value === 'fear'"
+              " && document.querySelector('.st-key-crowd_says input')?.value === 'neutral'")
+    for attempt in range(3):  # plotly may still be laying the plot out, or a rerun may swallow the first click
+        matrix.scroll_into_view_if_needed()
+        page.wait_for_timeout(1500)
+        box = matrix.locator(".nsewdrag").first.bounding_box()
+        page.mouse.click(box["x"] + box["width"] * 6.5 / 8, box["y"] + box["height"] * 2.5 / 7)  # row fear, column neutral
+        try:
+            page.wait_for_function(opened, timeout=15_000)
+            break
+        except PlaywrightTimeout:
+            shot(page, f"explore-crowd-click-{attempt}")
+    else:
+        pytest.fail("three clicks on the matrix cell did not open it")
+    page.get_by_text(re.compile(r"^#\d+: neutral \d+")).first.wait_for(timeout=30_000)
+    assert_no_exception(page)
+    shot(page, "explore-crowd-cell")
 
 
 def _bar_classes_top_down(page) -> list[str]:

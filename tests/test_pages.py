@@ -125,7 +125,7 @@ def test_explore_shows_the_crowds_votes_and_opens_a_cell_of_the_disagreement_mat
     app.selectbox(key="crowd_says").set_value("neutral").run()
     assert not app.exception
     shown = [[image.caption for image in element.proto.imgs] for element in app.get("image")]
-    assert any(len(captions) == 10 and all(c.startswith(("Training #", "PublicTest #")) for c in captions) for captions in shown)  # the ten fear faces
+    assert any(len(captions) == 10 and all(c.endswith(": neutral 8 · unknown 2") for c in captions) for captions in shown)  # the ten fear faces
     app.selectbox(key="crowd_says").set_value("fear").run()
     assert any("No face that FER labels fear has the crowd's answer 'fear'" in i.value for i in app.info)
     app.toggle(key="sample_votes").set_value(True).run()

@@ -91,6 +91,13 @@ class FerPlusVotes:
         }
 
 
+def describe_votes(votes: np.ndarray, top: int = 2) -> str:
+    """'neutral 8 · anger 2': a face's most voted answers, for captions."""
+    names = (*VOTE_COLUMNS[:9], "not a face")
+    order = [index for index in np.argsort(-np.asarray(votes), kind="stable")[:top] if votes[index] > 0]
+    return " · ".join(f"{names[index]} {int(votes[index])}" for index in order) or "no votes"
+
+
 def read_votes(path: str | os.PathLike[str]) -> tuple[FerPlusVotes, np.ndarray]:
     """A ``fer2013new.csv`` file (plain or ``.gz``): its votes and its ``Usage`` column."""
     import pandas as pd
