@@ -5,7 +5,9 @@ a config and then reads the run folder, so a reload or a closed tab loses nothin
 """
 import json
 import time
+from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
@@ -22,6 +24,7 @@ from fer_core.nets.publish import (
     restore_previous_default,
 )
 from fer_core.training.config import OPTIMISERS, SCHEDULES, TrainConfig
+from fer_core.training.estimate import describe_duration, estimate_epoch_seconds
 from fer_core.training.glimpses import read_glimpses
 from fer_core.training.runs import (
     ACTIVE_STATES,
@@ -61,44 +64,54 @@ with st.expander("New training run", expanded=not runs):
         st.info("Training needs FER2013: see the note above.")
     else:
         source, dataset = chosen
+        # The basics sit outside the form so the duration estimate follows them as they change.
+        cols = st.columns(3)
+        arch = cols[0].selectbox("Architecture", list(ARCHITECTURES), index=0, key="arch",
+                                 help="\n\n".join(f"**{a.name}**: {a.summary}" for a in ARCHITECTURES.values()))
+        use_sample = cols[1].toggle(f"A sample: {DEMO_SAMPLE_PER_CLASS} faces per class", True, key="use_sample", disabled=demo,
+                                    help=f"{7 * DEMO_SAMPLE_PER_CLASS:,} training faces instead of all of Training: minutes, not hours, "
+                                         "and a curve still worth watching. Its validation figure is on a sample of "
+                                         f"{DEMO_SAMPLE_PER_CLASS // 4} faces per class too.")
+        epochs = cols[2].number_input("Epochs", 1, DEMO_MAX_EPOCHS if demo else 300, 20 if demo else 10, key="epochs")
+        sample_per_class = DEMO_SAMPLE_PER_CLASS if (use_sample or demo) else 0
+        estimate = estimate_epoch_seconds(arch, sample_per_class, runs)
+        st.caption(f"Estimated duration: **{describe_duration(estimate.total(int(epochs)))}** "
+                   f"({estimate.seconds_per_epoch:.0f} s per epoch, from {estimate.basis})." if estimate else
+                   f"No duration measured yet for {arch} on this machine: the first epoch's time will tell.")
         with st.form("train_form"):
-            cols = st.columns(3)
-            arch = cols[0].selectbox("Architecture", list(ARCHITECTURES), index=0, key="arch",
-                                     help="\n\n".join(f"**{a.name}**: {a.summary}" for a in ARCHITECTURES.values()))
-            epochs = cols[1].number_input("Epochs", 1, DEMO_MAX_EPOCHS if demo else 300, 20 if demo else 10, key="epochs")
-            batch_size = cols[2].select_slider("Batch size", [16, 32, 64, 128, 256], 64, key="batch_size")
-            cols = st.columns(3)
-            learning_rate = cols[0].select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], 1e-3, key="lr")
-            optimiser = cols[1].selectbox("Optimiser", OPTIMISERS, index=OPTIMISERS.index("adamw"), key="optimiser")
-            label_smoothing = cols[2].slider("Label smoothing", 0.0, 0.3, 0.1, 0.05, key="label_smoothing")
-            cols = st.columns(3)
-            augment = cols[0].toggle("Augmentation (flip, shift, rotate, zoom)", True, key="augment")
-            class_weighting = cols[1].toggle("Class weighting (helps 'disgust')", False, key="class_weighting")
-            use_sample = cols[2].toggle(f"Sample: {DEMO_SAMPLE_PER_CLASS} faces per class", True, key="use_sample", disabled=demo)
-            cols = st.columns(3)
-            schedule = cols[0].selectbox("Learning-rate schedule", SCHEDULES, index=SCHEDULES.index("cosine"), key="schedule",
-                                         help="cosine: a one-epoch warm-up, then a cosine decay to 1 % of the rate; "
-                                              "constant: the same rate throughout (what weight averaging wants).")
-            swa_epochs = cols[1].number_input("Average the last N epochs' weights", 0, 300, 0, key="swa_epochs",
-                                              help="Stochastic weight averaging: at the end, one net whose weights are the mean "
-                                                   "of the last N epochs', kept if it beats the best epoch on validation. "
-                                                   "Costs one extra pass over the training faces. Measured here: finished vgg "
-                                                   "nets continued 12 epochs at a constant rate gained 0.1-0.2 point in three "
-                                                   "runs of four and lost 0.5 in one, where the best epoch was kept (README).")
-            erasing = cols[2].select_slider("Random erasing", [0.0, 0.25, 0.5], 0.0, key="erasing",
-                                            help="Share of training faces that get a random patch replaced by noise "
-                                                 "(with augmentation on). A regulariser for long runs.")
-            cols = st.columns(3)  # toggles get a whole third each: their labels were cut off in quarter columns
-            name = cols[0].text_input("Run name (optional)", "", max_chars=32, key="run_name")
-            bfloat16 = cols[1].toggle("bfloat16 mixed precision", False, key="bfloat16",
-                                      help="About 1.3x faster on CPUs with AVX512-BF16 or AMX (slower without them). "
-                                           "The saved model is float32 either way.")
-            teacher = paths.DEFAULT_MODEL_PATH
-            distil = cols[2].toggle("Learn from the default model", False, key="distil", disabled=not teacher.is_file(),
-                                    help="Knowledge distillation: half of each face's target is the default model's "
-                                         "prediction (with its mirror image), half the label. Measured here: a tiny net "
-                                         "on the 300-per-class sample gained 1-6 points; the full vgg, continued on all "
-                                         "of Training, lost about 1 (see the README).")
+            with st.expander("Advanced: optimiser, schedule, regularisation, speed"):
+                cols = st.columns(3)
+                batch_size = cols[0].select_slider("Batch size", [16, 32, 64, 128, 256], 64, key="batch_size")
+                learning_rate = cols[1].select_slider("Learning rate", [1e-4, 3e-4, 1e-3, 3e-3, 1e-2], 1e-3, key="lr")
+                optimiser = cols[2].selectbox("Optimiser", OPTIMISERS, index=OPTIMISERS.index("adamw"), key="optimiser")
+                cols = st.columns(3)
+                schedule = cols[0].selectbox("Learning-rate schedule", SCHEDULES, index=SCHEDULES.index("cosine"), key="schedule",
+                                             help="cosine: a one-epoch warm-up, then a cosine decay to 1 % of the rate; "
+                                                  "constant: the same rate throughout (what weight averaging wants).")
+                label_smoothing = cols[1].slider("Label smoothing", 0.0, 0.3, 0.1, 0.05, key="label_smoothing")
+                swa_epochs = cols[2].number_input("Average the last N epochs' weights", 0, 300, 0, key="swa_epochs",
+                                                  help="Stochastic weight averaging: at the end, one net whose weights are the mean "
+                                                       "of the last N epochs', kept if it beats the best epoch on validation. "
+                                                       "Costs one extra pass over the training faces. Measured here: finished vgg "
+                                                       "nets continued 12 epochs at a constant rate gained 0.1-0.2 point in three "
+                                                       "runs of four and lost 0.5 in one, where the best epoch was kept.")
+                cols = st.columns(3)
+                augment = cols[0].toggle("Augmentation (flip, shift, rotate, zoom)", True, key="augment")
+                erasing = cols[1].select_slider("Random erasing", [0.0, 0.25, 0.5], 0.0, key="erasing",
+                                                help="Share of training faces that get a random patch replaced by noise "
+                                                     "(with augmentation on). A regulariser for long runs.")
+                class_weighting = cols[2].toggle("Class weighting (helps 'disgust')", False, key="class_weighting")
+                cols = st.columns(3)
+                bfloat16 = cols[0].toggle("bfloat16 mixed precision", False, key="bfloat16",
+                                          help="About 1.3x faster on CPUs with AVX512-BF16 or AMX (slower without them). "
+                                               "The saved model is float32 either way.")
+                teacher = paths.DEFAULT_MODEL_PATH
+                distil = cols[1].toggle("Learn from the default model", False, key="distil", disabled=not teacher.is_file(),
+                                        help="Knowledge distillation: half of each face's target is the default model's "
+                                             "prediction (with its mirror image), half the label. Measured here: a tiny net "
+                                             "on the 300-per-class sample gained 1-6 points; the full vgg, continued on all "
+                                             "of Training, lost about 1.")
+                name = cols[2].text_input("Run name (optional)", "", max_chars=32, key="run_name")
             submitted = st.form_submit_button("Start training", type="primary", disabled=active is not None)
         if active is not None:
             st.caption(f"Run **{active.run_id}** is training; one run at a time.")
@@ -108,8 +121,7 @@ with st.expander("New training run", expanded=not runs):
                 learning_rate=float(learning_rate), optimiser=optimiser, label_smoothing=float(label_smoothing),
                 augment=augment, class_weighting=class_weighting, precision="bfloat16" if bfloat16 else "float32",
                 erasing=float(erasing) if augment else 0.0, schedule=schedule, swa_epochs=int(swa_epochs),
-                teachers=[str(teacher)] if distil else [],
-                sample_per_class=DEMO_SAMPLE_PER_CLASS if (use_sample or demo) else 0,
+                teachers=[str(teacher)] if distil else [], sample_per_class=sample_per_class,
                 time_limit_minutes=DEMO_TIME_LIMIT_MINUTES if demo else 0.0,
             )
             try:
@@ -130,6 +142,17 @@ if st.session_state.get("selected_run") not in run_ids:
 selected = st.selectbox("Run", run_ids, key="selected_run")
 
 
+def chance_level(summary, chosen) -> float | None:
+    """What always answering the most common class scores on the run's validation faces: 1/7 on a sample
+    (stratified), the split's largest class share on all of it (when the page has that dataset loaded)."""
+    if summary.sample_per_class:
+        return 1 / 7
+    if chosen is None or str(chosen[0].path) != str(Path(TrainConfig.load(summary.path / "config.json").data).resolve()):
+        return None
+    labels = chosen[1].split("PublicTest").labels if "PublicTest" in chosen[1].split_names else None
+    return float(np.bincount(labels, minlength=7).max() / len(labels)) if labels is not None and len(labels) else None
+
+
 def _format_eta(seconds: float | None) -> str:
     if seconds is None:
         return "—"
@@ -139,8 +162,12 @@ def _format_eta(seconds: float | None) -> str:
 
 
 @st.fragment(run_every=2)
-def monitor(run_id: str) -> None:
-    """Re-reads the run folder every 2 s: progress, ETA, curves with the running epoch, log tail."""
+def monitor(run_id: str, page_saw_active: bool, chance: float | None) -> None:
+    """Re-reads the run folder every 2 s: progress, ETA, curves with the running epoch, log tail.
+
+    Only this fragment refreshes; when the run starts or ends (finished, cancelled, failed) it reruns
+    the whole page, so the form, the runs table and the publish and delete buttons follow the run
+    instead of showing it 'queued 0/3' until a reload."""
     run_dir = run_dir_for(run_id)
     if not run_dir.exists():
         st.warning("This run was deleted.")
@@ -149,6 +176,8 @@ def monitor(run_id: str) -> None:
     history = pd.DataFrame(read_history(run_dir))
     progress = run_progress(status)
     state = progress.state
+    if progress.active != page_saw_active:
+        st.rerun()
     st.progress(progress.fraction, text=progress.describe().replace(state, f"**{state}**", 1))
     cols = st.columns(4)
     cols[0].metric("ETA", _format_eta(status.get("eta_s")) if state in ACTIVE_STATES else "—")
@@ -158,6 +187,10 @@ def monitor(run_id: str) -> None:
     cols[3].metric("Seconds per epoch", f"{history['seconds'].mean():.0f}" if "seconds" in history else "—")
     if status.get("message"):
         (st.error if state == "failed" else st.info)(status["message"])
+    if not progress.active and chance is not None and best is not None and best == best and best <= chance + 0.01:
+        st.warning(f"This run ended at chance level: {best:.1%} on validation, where always answering the most common class "
+                   f"scores {chance:.1%}. It has not learnt faces yet. What helps: more epochs (a net often sits at chance "
+                   "for the first few), the vgg architecture, all of Training instead of the sample, or a lower learning rate.")
     live_point = progress.running_point
     if len(history) or live_point:
         st.plotly_chart(charts.training_curves_figure(history if len(history) else pd.DataFrame({"epoch": []}), live_point), key="curves")
@@ -181,7 +214,8 @@ def monitor(run_id: str) -> None:
             st.code("\n".join(log_path.read_text(errors="replace").splitlines()[-30:]) or "(empty)", language=None)
 
 
-monitor(selected)
+selected_summary = next(r for r in runs if r.run_id == selected)
+monitor(selected, active is not None and active.run_id == selected, chance_level(selected_summary, chosen))
 selected_dir = run_dir_for(selected)
 try:  # outside the 2-second fragment: a run's command never changes
     command = TrainConfig.load(selected_dir / "config.json").command()
@@ -210,8 +244,9 @@ st.dataframe(table, hide_index=True, key="runs_table", placeholder="—",  # a f
              column_config={
                  "best val acc": st.column_config.NumberColumn(
                      format="percent",
-                     help="On PublicTest's 3,589 faces a figure is good to about ±1.5 points (95%): to tell two runs "
-                          "apart, use Evaluate → Compare with another model (a paired test on the same faces).",
+                     help="On the run's validation faces: for a run on the sample, a sample of PublicTest (75 per class), so "
+                          "Evaluate, which scores all 3,589, gives another figure. On all of PublicTest a figure is good to "
+                          "about ±1.5 points (95%): to tell two runs apart, use Evaluate → Compare with another model.",
                  ),
                  "flip TTA": st.column_config.NumberColumn(format="percent", help="The best model with flip TTA, scored when the run ended."),
                  "flip-zoom TTA": st.column_config.NumberColumn(format="percent", help="The best model with flip-zoom TTA (six views)."),
@@ -230,7 +265,6 @@ if demo:
     st.caption("Public demo: deleting runs and changing the default model are disabled.")
 else:
     cols = st.columns(2)
-    selected_summary = next(r for r in runs if r.run_id == selected)
     still_running = selected_summary.state in ACTIVE_STATES
     if cols[0].button("Make this run's model the app default", key="publish",
                       disabled=still_running or not (selected_summary.path / BEST_MODEL).exists(),

@@ -309,8 +309,41 @@ def test_train_a_tiny_run_watch_its_curves_then_cancel(page, app: RunningApp) ->
     shot(page, "train-running")
     page.locator(".st-key-cancel_run button").click()
     page.get_by_text(re.compile(r"cancelled — epoch \d+/50")).first.wait_for(timeout=60_000)
+    # The whole page follows, without a reload: Start is free again, and so is deleting the run.
+    page.wait_for_function(START_IS_FREE, timeout=30_000)
+    page.wait_for_function(button_is_free("Delete this run"), timeout=30_000)
     assert_no_exception(page)
     shot(page, "train-cancelled")
+
+
+def button_is_free(label: str) -> str:
+    """JS: the button with this label is on the page and enabled (textContent: a collapsed expander hides innerText)."""
+    return f"() => {{ const b = [...document.querySelectorAll('button')].find(b => b.textContent.includes({label!r})); return !!b && !b.disabled; }}"
+
+
+START_IS_FREE = button_is_free("Start training")
+
+
+def test_train_page_follows_a_run_to_its_end_without_a_reload(page, app: RunningApp) -> None:
+    open_page(page, app, "train", "Train")
+    expander = page.get_by_text("New training run")
+    if not page.locator(".st-key-epochs").is_visible():
+        expander.click()
+    page.locator(".st-key-arch").click()
+    page.keyboard.type("tiny")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.querySelector('.st-key-arch input')?.value === 'tiny'", timeout=15_000)
+    epochs = page.locator(".st-key-epochs input")
+    epochs.fill("2")
+    epochs.press("Tab")
+    page.get_by_text(re.compile(r"Estimated duration: about")).first.wait_for(timeout=30_000)
+    page.get_by_role("button", name="Start training").click()
+    page.get_by_text(re.compile(r"finished — epoch 2/2")).first.wait_for(timeout=180_000)
+    page.wait_for_function(START_IS_FREE, timeout=30_000)
+    page.wait_for_function(button_is_free("Make this run's model the app default"), timeout=30_000)
+    page.wait_for_function(button_is_free("Delete this run"), timeout=30_000)
+    assert_no_exception(page)
+    shot(page, "train-finished")
 
 
 

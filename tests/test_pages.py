@@ -197,6 +197,21 @@ def test_train_page_shows_a_finished_run_with_curves(finished_run: Path, small_d
                for caption in app.caption)
 
 
+def test_train_page_says_when_a_run_ended_at_chance_level(finished_run: Path, small_dataset: Path) -> None:
+    (finished_run / "history.csv").write_text("epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds\n1,1.9,0.2,1.9,0.1,0.001,3.0\n")
+    app = run_page("train")
+    assert any("ended at chance level: 10.0% on validation" in w.value and "14.3%" in w.value for w in app.warning)
+
+
+def test_train_page_estimates_the_duration_from_the_runs_made_here(finished_run: Path, small_dataset: Path) -> None:
+    app = run_page("train")
+    app.toggle(key="use_sample").set_value(False).run()
+    app.selectbox(key="arch").set_value("tiny").run()
+    app.number_input(key="epochs").set_value(20).run()
+    estimate = next(c.value for c in app.caption if c.value.startswith("Estimated duration"))
+    assert "about 60 s" in estimate and "3 s per epoch, from the median of 1 tiny run here" in estimate  # its epochs took 3.0 and 3.1 s
+
+
 def test_train_page_shows_the_watched_faces_after_the_chosen_epoch(finished_run: Path, small_dataset: Path) -> None:
     from fer_core.training.glimpses import record_glimpse
 

@@ -19,7 +19,8 @@ def model_choices() -> dict[str, Path]:
     for run in list_runs():
         best = run.path / BEST_MODEL
         if best.exists():
-            accuracy = f", val {run.best_val_accuracy:.1%}" if run.best_val_accuracy is not None else ""
+            where = " on its sample" if run.sample_per_class else ""  # Evaluate scores the whole split: another figure
+            accuracy = f", val {run.best_val_accuracy:.1%}{where}" if run.best_val_accuracy is not None else ""
             choices[f"run {run.run_id} ({run.arch}{accuracy})"] = best
     return choices
 

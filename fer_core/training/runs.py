@@ -132,6 +132,7 @@ def run_progress(status: dict) -> RunProgress:
     epochs, finished = int(status.get("epochs", 0) or 0), int(status.get("epoch", 0) or 0)
     batches, batch = int(status.get("batches", 0) or 0), int(status.get("batch", 0) or 0)
     fraction = min(1.0, (finished + (batch / batches if batches else 0)) / epochs) if epochs else 0.0
+    fraction = 1.0 if state == "finished" else fraction  # the last status may predate the final epoch's count
     active = state in ACTIVE_STATES
     running_point = None
     if active and batch and status.get("batch_loss") is not None:
