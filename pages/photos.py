@@ -91,6 +91,7 @@ with video_tab:
             except FerError as exc:
                 st.error(str(exc))
                 analysis = None
+            progress.empty()  # done: "Analysing… 100 %" would otherwise stay above the results
         if analysis is not None:
             st.session_state["video_analysis"] = (video.name, analysis)
     if "video_analysis" in st.session_state:
@@ -98,9 +99,12 @@ with video_tab:
         timeline = analysis.timeline
         with_face = timeline.dropna()
         st.caption(f"{name}: {len(timeline)} frames analysed of {analysis.frames_total} ({analysis.fps:.0f} fps); a face in {len(with_face)}.")
+        if analysis.truncated:
+            st.warning(analysis.describe_truncation(name) + ".")
         if len(with_face):
             st.plotly_chart(charts.probability_timeline_figure(with_face), key="timeline")
             st.caption("Leading expression, share of the analysed frames with a face: " + shares_line(expression_shares(timeline)))
-        st.image([frame for _, frame in analysis.key_frames], channels="BGR", width=220,
+        st.image([frame for _, frame in analysis.key_frames], channels="BGR", width=320,
                  caption=[f"{time_s:.1f} s" for time_s, _ in analysis.key_frames])
+        st.caption("Key frames show each frame's own answer; the timeline above is smoothed when smoothing is on.")
         st.download_button("Timeline (CSV)", timeline.to_csv(index=False), f"{Path(name).stem}-timeline.csv", "text/csv", key="timeline_csv")

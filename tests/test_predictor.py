@@ -191,3 +191,21 @@ def test_class_attention_averages_random_correct_faces_per_class(model, real_fac
     assert [item["correct"] for item in attention] == [int((labels == c).sum()) for c in range(6)] + [0]
     assert all(item["heat"].min() >= 0 and item["heat"].max() <= 1 and item["heat"].shape == (48, 48) for item in attention)
     assert not attention[6]["heat"].any()  # no correct face, no map
+
+
+def test_a_tracked_face_keeps_its_answer_through_a_near_tie_and_changes_on_a_clear_lead() -> None:
+    """One answer per face: the video and the page show different frames, so a top class that flips
+    on every near-tie frame made them disagree (angry 35 % on the video, sad 34 % in the heading)."""
+    smoother = ProbabilitySmoother(alpha=1.0)  # no averaging: only the holding is under test
+
+    def frame(angry: float, sad: float) -> FaceResult:
+        probabilities = np.full(7, (1 - angry - sad) / 5, np.float32)
+        probabilities[0], probabilities[4] = angry, sad
+        return FaceResult((10, 10, 50, 50), probabilities, np.zeros((48, 48), np.uint8))
+
+    assert smoother([frame(0.30, 0.40)])[0].label == "sad"
+    held = smoother([frame(0.35, 0.34)])[0]
+    assert held.label == "sad" and held.confidence == pytest.approx(0.34)  # angry leads by 1 point: not enough
+    assert smoother([frame(0.40, 0.30)])[0].label == "angry"  # a clear lead wins
+    moved = smoother([FaceResult((300, 300, 50, 50), frame(0.35, 0.34).probabilities, np.zeros((48, 48), np.uint8))])[0]
+    assert moved.label == "angry"  # another face (no overlap) starts from its own top class

@@ -56,3 +56,27 @@ def test_key_frames_span_a_long_video_without_keeping_every_frame(tmp_path: Path
     assert len(analysis.timeline) == 200 and len(times) == 4 and times == sorted(times)
     assert times[0] == 0 and times[-1] >= 0.75 * 19.9  # spread over the video, not its first frames
     assert analyse_video(path, predictor, every_nth=10, key_frame_count=0).key_frames == []
+
+
+def test_a_truncated_video_is_analysed_as_far_as_it_goes_and_says_so(tmp_path: Path, tiny_model_file: Path) -> None:
+    from test_cli_data import run_cli
+
+    whole = tmp_path / "whole.avi"
+    writer = cv2.VideoWriter(str(whole), cv2.VideoWriter_fourcc(*"MJPG"), 10, (160, 120))
+    for index in range(60):
+        writer.write(np.full((120, 160, 3), index * 4, np.uint8))
+    writer.release()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])  # a download that stopped halfway
+    predictor = Predictor(FastClassifier(load_classifier(tiny_model_file)), BlazeFaceDetector())
+    assert not analyse_video(whole, predictor, every_nth=5).truncated
+    analysis = analyse_video(cut, predictor, every_nth=5)
+    assert analysis.truncated and analysis.frames_total == 60 and 0 < analysis.frames_read < 40
+    assert "cut.avi: the file ends at frame" in analysis.describe_truncation("cut.avi")
+
+    out = tmp_path / "timeline.csv"
+    result = run_cli("predict-video", str(cut), "--out", str(out), "--model", str(tiny_model_file))
+    assert result.returncode == 2 and result.stderr.startswith("error: cut.avi: the file ends at frame") and "Traceback" not in result.stderr
+    assert out.is_file()  # what could be read is kept
+    folder = run_cli("predict-video", str(tmp_path))
+    assert folder.returncode == 2 and "a folder, not a video file" in folder.stderr

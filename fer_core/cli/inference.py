@@ -91,6 +91,8 @@ def _predict(args: argparse.Namespace) -> int:
 
 def _predict_video(args: argparse.Namespace) -> int:
     video = Path(args.video)
+    if video.is_dir():
+        raise FerError(f"{video}: a folder, not a video file")
     if not video.is_file():
         raise FerError(f"{video}: no such file")
     predictor = Predictor.from_model(chosen_model_path(args), detector=args.detector, decision=args.decision)
@@ -103,6 +105,8 @@ def _predict_video(args: argparse.Namespace) -> int:
     if args.out:
         write_csv(timeline, Path(args.out))
         print(f"wrote the timeline to {args.out}")
+    if analysis.truncated:  # what was read is written, but the command did not do what was asked
+        raise FerError(analysis.describe_truncation(video.name))
     return 0
 
 

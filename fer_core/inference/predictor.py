@@ -39,14 +39,20 @@ class FaceResult:
     box: Box
     probabilities: np.ndarray
     crop: np.ndarray = field(repr=False)  # the 48x48 grey face the model saw
+    held: int | None = None  # on video, the class kept from earlier frames while a near tie lasts (see ProbabilitySmoother)
+
+    @property
+    def answer(self) -> int:
+        """The class this face is labelled with: the top one, or the held one within a near tie."""
+        return int(np.argmax(self.probabilities)) if self.held is None else self.held
 
     @property
     def label(self) -> str:
-        return CLASS_NAMES[int(np.argmax(self.probabilities))]
+        return CLASS_NAMES[self.answer]
 
     @property
     def confidence(self) -> float:
-        return float(np.max(self.probabilities))
+        return float(self.probabilities[self.answer])
 
     def to_dict(self) -> dict:
         return {
@@ -54,10 +60,6 @@ class FaceResult:
             "label": self.label,
             "probabilities": {name: round(float(p), 6) for name, p in zip(CLASS_NAMES, self.probabilities, strict=True)},
         }
-
-
-
-
 
 
 def _iou(a: Box, b: Box) -> float:
@@ -69,16 +71,22 @@ def _iou(a: Box, b: Box) -> float:
 
 
 class ProbabilitySmoother:
-    """Exponential moving average of each face's probabilities across video frames.
+    """Exponential moving average of each face's probabilities across video frames, and one
+    answer per face while two classes are within ``hold_margin`` of each other.
 
     Faces are tracked by box overlap with the previous frame; a face that is new (or
     moved too far) starts from its own probabilities, so smoothing never mixes people.
+    On a near tie (sad 34 %, angry 35 %) the top class would flip from frame to frame, and the
+    video and the page, which show different frames, would give two answers for one face: the
+    tracked face keeps its previous answer until another class leads it by more than the margin.
+    ``alpha = 1`` keeps only that (no averaging).
     """
 
-    def __init__(self, alpha: float = 0.4, min_iou: float = 0.3) -> None:
+    def __init__(self, alpha: float = 0.4, min_iou: float = 0.3, hold_margin: float = 0.03) -> None:
         self.alpha = alpha
         self.min_iou = min_iou
-        self.tracks: list[tuple[Box, np.ndarray]] = []
+        self.hold_margin = hold_margin
+        self.tracks: list[tuple[Box, np.ndarray, int]] = []
 
     def __call__(self, faces: list[FaceResult]) -> list[FaceResult]:
         tracks = []
@@ -86,7 +94,10 @@ class ProbabilitySmoother:
             best = max(self.tracks, key=lambda t: _iou(t[0], face.box), default=None)
             if best is not None and _iou(best[0], face.box) >= self.min_iou:
                 face.probabilities = self.alpha * face.probabilities + (1 - self.alpha) * best[1]
-            tracks.append((face.box, face.probabilities))
+                previous = best[2]
+                if face.probabilities[previous] >= face.probabilities.max() - self.hold_margin:
+                    face.held = previous
+            tracks.append((face.box, face.probabilities, face.answer))
         self.tracks = tracks
         return faces
 

@@ -29,7 +29,7 @@ class ExpressionTimeline:
     def __init__(self, *, sample_every_s: float = SAMPLE_EVERY_S, keep_s: float = KEEP_S) -> None:
         self._lock = threading.Lock()
         self._sample_every_s = sample_every_s
-        self._points: deque[tuple[float, int, np.ndarray | None]] = deque(maxlen=max(1, int(keep_s / sample_every_s)))
+        self._points: deque[tuple[float, int, np.ndarray | None, int | None]] = deque(maxlen=max(1, int(keep_s / sample_every_s)))
 
     def record(self, faces: list, at: float | None = None) -> bool:
         """Keep this frame's main face if the last point is at least one sample step old.
@@ -42,7 +42,7 @@ class ExpressionTimeline:
             if self._points and at - self._points[-1][0] < self._sample_every_s - 1e-9:  # 1e-9: float steps
                 return False
             probabilities = np.asarray(faces[0].probabilities, dtype=np.float32) if faces else None
-            self._points.append((at, len(faces), probabilities))
+            self._points.append((at, len(faces), probabilities, faces[0].answer if faces else None))
             return True
 
     def __len__(self) -> int:
@@ -67,24 +67,27 @@ class ExpressionTimeline:
         if last_s is not None:
             points = [point for point in points if point[0] >= points[-1][0] - last_s]
         rows, previous = [], None
-        for at, faces, probabilities in points:
+        for at, faces, probabilities, answer in points:
             if break_gaps and previous is not None and at - previous > GAP_S:
                 rows.append(_row(previous + self._sample_every_s, origin, 0, None, stamped=False))
-            rows.append(_row(at, origin, faces, probabilities))
+            rows.append(_row(at, origin, faces, probabilities, answer))
             previous = at
         return pd.DataFrame(rows)
 
 
-def _row(at: float, origin: float, faces: int, probabilities: np.ndarray | None, *, stamped: bool = True) -> dict:
+def _row(at: float, origin: float, faces: int, probabilities: np.ndarray | None, answer: int | None = None, *,
+         stamped: bool = True) -> dict:
     utc = datetime.fromtimestamp(at, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z") if stamped else ""
-    return {"time_s": round(at - origin, 3), "utc": utc, "faces": faces, **main_face_columns(probabilities)}
+    return {"time_s": round(at - origin, 3), "utc": utc, "faces": faces, **main_face_columns(probabilities, answer)}
 
 
-def main_face_columns(probabilities: np.ndarray | None) -> dict:
+def main_face_columns(probabilities: np.ndarray | None, answer: int | None = None) -> dict:
     """A timeline row's ``label`` and seven class columns for the main face's probabilities; with
-    no face, an empty label and NaN, so a plot breaks its lines there (Live and video timelines)."""
+    no face, an empty label and NaN, so a plot breaks its lines there (Live and video timelines).
+    ``answer`` is the class the face was labelled with on screen (a held answer on a near tie), so
+    the table says what the video said; by default the top class."""
     values = [np.nan] * len(CLASS_NAMES) if probabilities is None else [float(p) for p in probabilities]
-    label = "" if probabilities is None else CLASS_NAMES[int(np.argmax(probabilities))]
+    label = "" if probabilities is None else CLASS_NAMES[int(np.argmax(probabilities)) if answer is None else answer]
     return {"label": label, **dict(zip(CLASS_NAMES, values, strict=True))}
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -24,6 +24,17 @@ class VideoAnalysis:
     key_frames: list[tuple[float, np.ndarray]] = field(default_factory=list)  # (time, annotated BGR)
     fps: float = 0.0
     frames_total: int = 0
+    frames_read: int = 0  # frames the file gave before it ended; fewer than frames_total: a truncated file
+
+    @property
+    def truncated(self) -> bool:
+        """The file ended well before the frame count its header gives (a cut-off upload or copy)."""
+        return bool(self.frames_total) and self.frames_read < 0.95 * self.frames_total
+
+    def describe_truncation(self, name: str) -> str:
+        seconds = self.frames_read / self.fps if self.fps else 0.0
+        return (f"{name}: the file ends at frame {self.frames_read:,} of the {self.frames_total:,} its header promises "
+                f"(cut off?); the timeline covers only its first {seconds:.1f} s")
 
 
 def analyse_video(
@@ -49,12 +60,13 @@ def analyse_video(
                 if not ok or frame is None:
                     break
                 faces = predictor.predict(frame)
+                own = [replace(face, probabilities=face.probabilities.copy()) for face in faces]  # before smoothing
                 if smoother is not None:
                     faces = smoother(faces)
                 row = {"time_s": index / fps, "frame": index, "faces": len(faces),
-                       **main_face_columns(faces[0].probabilities if faces else None)}
+                       **main_face_columns(faces[0].probabilities if faces else None, faces[0].answer if faces else None)}
                 if key_frame_count and len(rows) % stride == 0:
-                    candidates.append((index / fps, frame, faces))
+                    candidates.append((index / fps, frame, own))  # a still shows the frame's own answer, not the smoothed one
                     if len(candidates) > 2 * key_frame_count:  # keep every other one: memory stays bounded
                         candidates, stride = candidates[::2], stride * 2
                 rows.append(row)
@@ -71,4 +83,4 @@ def analyse_video(
     key_frames = [(candidates[i][0], annotate(candidates[i][1], candidates[i][2])) for i in picks]
     if on_progress:
         on_progress(1.0)
-    return VideoAnalysis(pd.DataFrame(rows), key_frames, fps, total or index)
+    return VideoAnalysis(pd.DataFrame(rows), key_frames, fps, total or index, frames_read=index)
