@@ -142,36 +142,6 @@ if votes is not None and st.toggle(
     cols[1].metric("Against FER's labels (above)", f"{report['accuracy']:.2%}")
     cols[2].metric("Probability given to the crowd's votes", f"{crowd['crowd_probability']:.3f}" if crowd["n_voted"] else "—")
 
-st.subheader("Compare with another model")
-choices = model_choices()
-others = [label for label in choices if label != model_label]
-other_label = st.selectbox(
-    "Second model, scored on the same faces", [None, *others], key="eval_compare",
-    format_func=lambda label: "— choose one —" if label is None else label,
-    help="McNemar's exact test: it counts only the faces where exactly one model is right, so it can tell "
-         "a real gain from luck far more sharply than comparing two accuracies and their intervals.",
-)
-if other_label is not None:
-    other_path = choices[other_label]
-    try:
-        other = _probabilities(
-            str(other_path), other_path.stat().st_mtime, str(source.path), source.path.stat().st_mtime, split, tta, dataset
-        )
-    except FerError as exc:
-        st.error(str(exc))
-    else:
-        other_rule = read_rule(other_path.parent) if decision == "balanced" else None
-        other = other_rule.adjust(other) if other_rule is not None else other
-        other = other if keep is None else other[keep]
-        comparison = paired_comparison(rows.labels, probabilities.argmax(axis=1), other.argmax(axis=1))
-        cols = st.columns(3)
-        cols[0].metric("This model", f"{report['accuracy']:.2%}", help=model_label)
-        cols[1].metric("Second model", f"{report['accuracy'] - comparison.difference:.2%}",
-                       f"{-comparison.difference * 100:+.2f} points", help=other_label)
-        cols[2].metric("p-value (exact McNemar)", format_p_value(comparison.p_value),
-                       help="The chance of a split of the disagreeing faces at least this uneven if the two models were equally good.")
-        st.write(describe_comparison(comparison, "this model", "the second model"))
-
 st.subheader("Per class")
 st.plotly_chart(charts.per_class_metrics_figure(report["per_class"]), key="per_class")
 st.caption("Whiskers on recall: its 95% interval. A small class (disgust) has a wide one: its recall is the least certain.")
@@ -179,23 +149,6 @@ st.caption("Whiskers on recall: its 95% interval. A small class (disgust) has a 
 st.subheader("Confusion matrix")
 normalise = st.toggle("Row-normalised (share of each true class)", True, key="confusion_normalise")
 st.plotly_chart(charts.confusion_figure(np.array(report["confusion"]), normalise=normalise), key="confusion")
-
-st.subheader("Calibration")
-cols = st.columns([1, 3])
-cols[0].metric("Calibration error (ECE)", f"{report['expected_calibration_error']:.1%}",
-               help="The gap between the confidence the model shows and how often it is right, averaged over "
-                    "faces: 0% means a face shown at 80% is right four times in five.")
-cols[0].caption("Faces grouped by the probability of the top class (the figure Live and Photos show). "
-                "Bars under the dashed line: the model claims more than it delivers; above: it is too modest.")
-cols[1].plotly_chart(charts.reliability_figure(reliability_bins(rows.labels, probabilities)), key="reliability")
-
-st.subheader("If it may say 'not sure'")
-selective = selective_accuracy(rows.labels, probabilities)
-st.plotly_chart(charts.selective_accuracy_figure(selective, report["accuracy"]), key="selective")
-at_half = selective.loc[selective["threshold"] == 0.5].iloc[0]
-st.caption(f"Answering only when at least 50 % sure, it answers {at_half['coverage']:.0%} of these faces and gets "
-           f"{at_half['accuracy']:.1%} of them right (every face: {report['accuracy']:.1%}). Live's \"Say 'not sure' below\" "
-           "makes this trade on the video." if at_half["faces"] else "No face reaches 50 % confidence.")
 
 st.subheader("Most confident mistakes")
 cols = st.columns(3)
@@ -230,17 +183,63 @@ else:
                    "the class's score; warm areas are what the net took as evidence for that class (maps of the "
                    "plain model; the bars follow the test-time augmentation chosen above).")
 
-st.subheader("Where it looks, class by class")
-if st.toggle("Average Grad-CAM per class (a few seconds)", key="class_attention",
-             help="Computed on request: a Grad-CAM map for up to 48 faces of each class that the model got right."):
-    attention = _class_attention(str(model_path), model_path.stat().st_mtime, str(source.path), source.path.stat().st_mtime,
-                                 split, tta, keep is not None, _faces=rows.images, _labels=rows.labels, _probabilities=probabilities)
-    for column, item in zip(st.columns(len(CLASS_NAMES)), attention, strict=True):
-        column.image(overlay(item["mean_face"], item["heat"], size=144), width="stretch",
-                     caption=f"{CLASS_NAMES[item['class']]}: {item['faces']} of its {item['correct']:,} correct faces")
-    st.caption("Each map is the mean of Grad-CAM maps (plain model, for the true class) over faces the model classified "
-               "correctly, drawn at random rather than its most confident ones, shown on those faces' mean face: where "
-               "its evidence for each expression usually lies. A class with few correct faces gives a noisier map.")
+st.subheader("More analyses")
+st.caption("Folded until asked for: each answers one question about the figures above.")
+with st.expander("Is another model really better? A paired test on the same faces"):
+    choices = model_choices()
+    others = [label for label in choices if label != model_label]
+    other_label = st.selectbox(
+        "Second model, scored on the same faces", [None, *others], key="eval_compare",
+        format_func=lambda label: "— choose one —" if label is None else label,
+        help="McNemar's exact test: it counts only the faces where exactly one model is right, so it can tell "
+             "a real gain from luck far more sharply than comparing two accuracies and their intervals.",
+    )
+    if other_label is not None:
+        other_path = choices[other_label]
+        try:
+            other = _probabilities(
+                str(other_path), other_path.stat().st_mtime, str(source.path), source.path.stat().st_mtime, split, tta, dataset
+            )
+        except FerError as exc:
+            st.error(str(exc))
+        else:
+            other_rule = read_rule(other_path.parent) if decision == "balanced" else None
+            other = other_rule.adjust(other) if other_rule is not None else other
+            other = other if keep is None else other[keep]
+            comparison = paired_comparison(rows.labels, probabilities.argmax(axis=1), other.argmax(axis=1))
+            cols = st.columns(3)
+            cols[0].metric("This model", f"{report['accuracy']:.2%}", help=model_label)
+            cols[1].metric("Second model", f"{report['accuracy'] - comparison.difference:.2%}",
+                           f"{-comparison.difference * 100:+.2f} points", help=other_label)
+            cols[2].metric("p-value (exact McNemar)", format_p_value(comparison.p_value),
+                           help="The chance of a split of the disagreeing faces at least this uneven if the two models were equally good.")
+            st.write(describe_comparison(comparison, "this model", "the second model"))
+with st.expander("Can its confidence be taken at its word? Calibration"):
+    cols = st.columns([1, 3])
+    cols[0].metric("Calibration error (ECE)", f"{report['expected_calibration_error']:.1%}",
+                   help="The gap between the confidence the model shows and how often it is right, averaged over "
+                        "faces: 0% means a face shown at 80% is right four times in five.")
+    cols[0].caption("Faces grouped by the probability of the top class (the figure Live and Photos show). "
+                    "Bars under the dashed line: the model claims more than it delivers; above: it is too modest.")
+    cols[1].plotly_chart(charts.reliability_figure(reliability_bins(rows.labels, probabilities)), key="reliability")
+with st.expander("What if it may say 'not sure'?"):
+    selective = selective_accuracy(rows.labels, probabilities)
+    st.plotly_chart(charts.selective_accuracy_figure(selective, report["accuracy"]), key="selective")
+    at_half = selective.loc[selective["threshold"] == 0.5].iloc[0]
+    st.caption(f"Answering only when at least 50 % sure, it answers {at_half['coverage']:.0%} of these faces and gets "
+               f"{at_half['accuracy']:.1%} of them right (every face: {report['accuracy']:.1%}). Live's \"Say 'not sure' below\" "
+               "makes this trade on the video." if at_half["faces"] else "No face reaches 50 % confidence.")
+with st.expander("Where does it look, class by class? Grad-CAM"):
+    if st.toggle("Average Grad-CAM per class (a few seconds)", key="class_attention",
+                 help="Computed on request: a Grad-CAM map for up to 48 faces of each class that the model got right."):
+        attention = _class_attention(str(model_path), model_path.stat().st_mtime, str(source.path), source.path.stat().st_mtime,
+                                     split, tta, keep is not None, _faces=rows.images, _labels=rows.labels, _probabilities=probabilities)
+        for column, item in zip(st.columns(len(CLASS_NAMES)), attention, strict=True):
+            column.image(overlay(item["mean_face"], item["heat"], size=144), width="stretch",
+                         caption=f"{CLASS_NAMES[item['class']]}: {item['faces']} of its {item['correct']:,} correct faces")
+        st.caption("Each map is the mean of Grad-CAM maps (plain model, for the true class) over faces the model classified "
+                   "correctly, drawn at random rather than its most confident ones, shown on those faces' mean face: where "
+                   "its evidence for each expression usually lies. A class with few correct faces gives a noisier map.")
 
 cols = st.columns(2)
 cols[0].download_button(

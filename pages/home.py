@@ -6,6 +6,7 @@ from fer_core.data.sources import HOW_TO_GET, find_datasets
 from fer_core.evaluation.significance import describe_interval
 from fer_core.files import read_metrics
 from fer_core.labels import CLASS_NAMES, WHAT_IT_READS
+from fer_core.nets.model_card import card_for_display, card_summary
 from fer_core.paths import DEFAULT_MODEL_DIR
 from ui.bootstrap import bootstrap
 from ui.settings import public_demo_mode, secrets
@@ -72,9 +73,11 @@ if metrics:
             f"(accuracy {decision['raw']['accuracy']:.1%} → {decision['balanced']['accuracy']:.1%}); the model card explains it."
         )
     card = DEFAULT_MODEL_DIR / "model_card.md"
-    if card.exists():
-        with st.expander("Model card"):
-            st.markdown(card.read_text())
+    with st.container(border=True):
+        st.markdown(card_summary(metrics))
+        if card.exists():
+            with st.expander("The full model card: how it was trained, every figure with its interval"):
+                st.markdown(card_for_display(card.read_text()))
 else:
     st.warning("No default model is installed yet: train one on the Train page and make it the default.")
 

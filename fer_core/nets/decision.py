@@ -121,9 +121,14 @@ def decision_entry(probabilities: np.ndarray, labels: np.ndarray, training_label
     prior = class_prior(training_labels)
     tau, table = choose_tau(probabilities, labels, prior)
     chosen = next(row for row in table if row["tau"] == tau)
+
+    def recalls(predictions: np.ndarray) -> dict[str, float]:
+        return {name: float((predictions[labels == index] == index).mean()) for index, name in enumerate(CLASS_NAMES) if (labels == index).any()}
+
+    balanced = DecisionRule(prior, tau).adjust(probabilities).argmax(axis=1)
     return {**DecisionRule(prior, tau).to_json(), "chosen_on": split, "tta": "flip", "n": len(labels),
-            "raw": {k: table[0][k] for k in ("accuracy", "mean_recall")},
-            "balanced": {k: chosen[k] for k in ("accuracy", "mean_recall")}, "candidates": table}
+            "raw": {**{k: table[0][k] for k in ("accuracy", "mean_recall")}, "recall": recalls(probabilities.argmax(axis=1))},
+            "balanced": {**{k: chosen[k] for k in ("accuracy", "mean_recall")}, "recall": recalls(balanced)}, "candidates": table}
 
 
 def decision_section(metrics: dict) -> str:

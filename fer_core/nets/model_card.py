@@ -190,7 +190,7 @@ flip-zoom TTA (the Photos page's "Thorough stills", on by default): a still can 
 
 **{metrics['arch']}** {'CNNs averaging their probabilities' if members else 'CNN'}, {metrics['parameters']:,} parameters, `model.keras` {size_mb:.1f} MB
 (plus `model_float.tflite` and a dynamic-range quantised `model_quant.tflite`, each checked
-against the Keras model on 256 PublicTest faces: {json.dumps({k: round(v['top1_agreement'], 4) for k, v in metrics['exports'].items()})} top-1 agreement).
+against the Keras model on 256 PublicTest faces: the same top class on {', '.join(f'{v["top1_agreement"]:.1%} ({k})' for k, v in metrics['exports'].items())}).
 
 ## Accuracy on FER2013 PublicTest ({metrics['n']} faces; selected on this split, never trained on it)
 
@@ -238,3 +238,35 @@ PrivateTest (the project's independent test set) was not available to this train
   **fear** and **sad** are often confused with each other and with neutral.
 {notes}
 """
+
+
+def card_summary(metrics: dict) -> str:
+    """The model card's first screen for a visitor: what it is, how good, where it errs, in a few lines."""
+    n = metrics.get("n", 0)
+    decision = metrics.get("decision") if isinstance(metrics.get("decision"), dict) else None
+    recalls = (decision["balanced"]["recall"] if decision and "recall" in decision["balanced"] else
+               {name: values["recall"] for name, values in metrics.get("per_class", {}).items() if values.get("support")})
+    weakest = sorted(recalls, key=recalls.get)[:2]
+    strongest = max(recalls, key=recalls.get) if recalls else None
+    accuracy = decision["balanced"]["accuracy"] if decision else metrics.get("accuracy_tta", metrics.get("accuracy", 0.0))
+    low, high = wilson_interval(round(accuracy * n), n) if n else (0.0, 0.0)
+    lines = [
+        f"**What it is.** A convolutional network ({metrics.get('arch', 'CNN')}, {metrics.get('parameters', 0):,} parameters) that reads a 48×48 grey face "
+        "and gives a probability for each of seven expressions. It was trained on FER2013's Training faces, on a CPU.",
+        f"**How good.** {accuracy:.1%} of FER2013's {n:,} PublicTest faces right as Live reads them "
+        f"(95% interval {low:.1%}–{high:.1%}); people who label these faces agree with each other about 65% of the time.",
+    ]
+    if recalls:
+        lines.append(f"**Where it errs.** It finds {recalls[strongest]:.0%} of the {strongest} faces, but only "
+                     + " and ".join(f"{recalls[name]:.0%} of the {name} ones" for name in weakest)
+                     + ": fear, sad and neutral are the expressions it mixes up most.")
+    if decision:
+        lines.append(f"**How it decides.** Its answers are rebalanced for how often each expression appears in training, so rare "
+                     f"ones get a fair chance (mean recall per expression {decision['raw']['mean_recall']:.0%} → "
+                     f"{decision['balanced']['mean_recall']:.0%}).")
+    return "\n\n".join(lines)
+
+
+def card_for_display(card: str) -> str:
+    """The card's markdown with its headings made small, to sit inside a page under its own title."""
+    return "\n".join("#### " + line.lstrip("# ") if line.startswith("#") else line for line in card.splitlines())
