@@ -76,6 +76,7 @@ def brightness_contrast_figure(table: pd.DataFrame) -> go.Figure:
         color_discrete_map=CLASS_COLOURS, points=False,
     )
     figure.update_yaxes(matches=None, showticklabels=True)
+    figure.for_each_annotation(lambda note: note.update(text=note.text.split("=", 1)[-1]))  # 'brightness', not 'measure=brightness'
     figure.update_layout(showlegend=False, margin={"t": 30, "b": 10})
     return figure
 
@@ -202,7 +203,7 @@ def selective_accuracy_figure(table: pd.DataFrame, overall: float) -> go.Figure:
 
 
 def probability_timeline_figure(
-    timeline: pd.DataFrame, *, height: int | None = None, legend: bool = True, window_s: float | None = None,
+    timeline: pd.DataFrame, *, height: int | None = None, legend: bool | str = True, window_s: float | None = None,
 ) -> go.Figure:
     """Per-class probability over time (column ``time_s`` plus one per class); NaN rows break the lines.
 
@@ -221,6 +222,8 @@ def probability_timeline_figure(
     figure.update_layout(yaxis={"range": [0, 1], "tickformat": ".0%", "title": "probability"},
                          xaxis={"title": "time (s)"}, margin={"t": 30 if legend else 15, "b": 10}, legend={"title": "class"},
                          showlegend=legend)
+    if legend == "below":  # a narrow chart: one row of class names under it rather than a column beside it
+        figure.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.35, "x": 0, "title": ""}, margin={"t": 15, "b": 10})
     if window_s is not None and len(timeline):
         end = max(float(timeline["time_s"].max()), window_s)
         figure.update_xaxes(range=[end - window_s, end])

@@ -138,13 +138,19 @@ with tab_duplicates:
                    help="A face in both Training and a test split leaks the answer: the Evaluate page can leave such faces out.")
     cols[2].metric("Groups with conflicting labels", f"{duplicates['conflicting_labels']:,}")
     cols[3].metric("Blank images", f"{duplicates['blank_images']:,}", help="Faces of a single grey level: labelled, but nothing to see.")
-    examples = duplicates["across_examples"][:8]
-    if examples:
-        st.markdown("**Examples found in more than one split**")
-        for group in examples:
-            members = np.array(group)
-            captions = [f"{dataset.usage[i]} #{i}" + (f" · {CLASS_NAMES[dataset.labels[i]]}" if dataset.has_labels else "") for i in members]
-            st.image([dataset.images[i] for i in members], caption=captions, width=72)
+    for title, key, count, note in (
+        ("The same image with different labels", "conflicting_examples", duplicates["conflicting_labels"],
+         "One face, two answers: FER2013's labels are one person's guess, and these show how far guesses go."),
+        ("The same image in more than one split", "across_examples", duplicates["across_splits"],
+         "A test face that is also a training face is scored on memory; the Evaluate page can leave such faces out."),
+    ):
+        groups = duplicates[key][:8]
+        if groups:
+            st.markdown(f"**{title}** ({count:,} groups; a few shown, blank faces left out)")
+            st.caption(note)
+            for group in groups:
+                captions = [f"{dataset.usage[i]} #{i}" + (f" · {CLASS_NAMES[dataset.labels[i]]}" if dataset.has_labels else "") for i in group]
+                st.image([dataset.images[i] for i in group], caption=captions, width=72)
 
 with tab_crowd:
     if votes is None:

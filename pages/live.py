@@ -151,7 +151,7 @@ def live_timeline() -> None:
         return
     st.markdown(f"**The last {TIMELINE_WINDOW_S} seconds**", help="The main face's probabilities, five points a second "
                 "(smoothed when smoothing is on), coloured as the bars. Gaps: no face in view, or the camera stopped.")
-    st.plotly_chart(charts.probability_timeline_figure(recent, height=220, legend=False, window_s=TIMELINE_WINDOW_S), key="live_timeline")
+    st.plotly_chart(charts.probability_timeline_figure(recent, height=260, legend="below", window_s=TIMELINE_WINDOW_S), key="live_timeline")
     shares = expression_shares(recent)
     if not shares.empty:
         st.caption("Leading expression, share of the time a face was in view: " + shares_line(shares))

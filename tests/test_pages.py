@@ -39,6 +39,13 @@ def no_dataset(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("fer_core.data.sources.KAGGLE_DIR", Path("/nonexistent/kaggle"))
 
 
+def run_model_label(run_dir: Path) -> str:
+    """The model selector's value for a run (the sidebar shows it shortened)."""
+    from ui.models import model_choices
+
+    return next(label for label in model_choices() if run_dir.name in label)
+
+
 def run_page(name: str, timeout: float = 120) -> AppTest:
     app = AppTest.from_file(str(PAGES / f"{name}.py"), default_timeout=timeout)
     app.run()
@@ -308,7 +315,7 @@ def test_public_demo_mode_hides_delete_and_caps_epochs(finished_run: Path, small
 
 def test_evaluate_page_reports_metrics_for_a_run_model(finished_run: Path, small_dataset: Path) -> None:
     app = run_page("evaluate", timeout=180)
-    app.sidebar.selectbox(key="model_choice").set_value(next(o for o in app.sidebar.selectbox(key="model_choice").options if finished_run.name in o)).run()
+    app.sidebar.selectbox(key="model_choice").set_value(run_model_label(finished_run)).run()
     assert not app.exception, [e.value for e in app.exception]
     labels = {m.label: m.value for m in app.metric}
     assert labels["Faces"] == "14"
@@ -325,7 +332,7 @@ def test_evaluate_page_reports_metrics_for_a_run_model(finished_run: Path, small
 def test_evaluate_page_compares_two_models_on_the_same_faces(finished_run: Path, small_dataset: Path) -> None:
     app = run_page("evaluate", timeout=180)
     chooser = app.sidebar.selectbox(key="model_choice")
-    chooser.set_value(next(o for o in chooser.options if finished_run.name in o)).run()
+    chooser.set_value(run_model_label(finished_run)).run()
     assert "p-value (exact McNemar)" not in {m.label for m in app.metric}  # nothing compared until asked
     app.selectbox(key="eval_compare").set_value("default model").run()
     assert not app.exception, [e.value for e in app.exception]
@@ -348,7 +355,7 @@ def test_evaluate_page_shows_where_the_model_looked_for_a_mistake(finished_run: 
     true_name, predicted_name = CLASS_NAMES[public.labels[wrong[0]]], CLASS_NAMES[predicted[wrong[0]]]
     app = run_page("evaluate", timeout=180)
     chooser = app.sidebar.selectbox(key="model_choice")
-    chooser.set_value(next(o for o in chooser.options if finished_run.name in o))
+    chooser.set_value(run_model_label(finished_run))
     app.selectbox(key="mistake_true").set_value(true_name)
     app.selectbox(key="mistake_pred").set_value(predicted_name).run()
     assert "mistake_pick" not in {s.key for s in app.selectbox}  # no Grad-CAM until asked
@@ -362,7 +369,7 @@ def test_evaluate_page_shows_where_the_model_looked_for_a_mistake(finished_run: 
 def test_evaluate_page_averages_grad_cam_per_class_when_asked(finished_run: Path, small_dataset: Path) -> None:
     app = run_page("evaluate", timeout=180)
     chooser = app.sidebar.selectbox(key="model_choice")
-    chooser.set_value(next(o for o in chooser.options if finished_run.name in o)).run()
+    chooser.set_value(run_model_label(finished_run)).run()
     right = [int(m.group(1)) for image in app.get("image") for picture in image.proto.imgs
              if (m := re.search(r": \d+ of its (\d+) correct faces", picture.caption))]
     assert right == []  # nothing computed until asked
@@ -382,7 +389,7 @@ def test_evaluate_page_can_leave_out_faces_also_in_training(finished_run: Path, 
     monkeypatch.setenv("FER2013_PATH", str(data))
     app = run_page("evaluate", timeout=180)
     chooser = app.sidebar.selectbox(key="model_choice")
-    chooser.set_value(next(o for o in chooser.options if finished_run.name in o)).run()
+    chooser.set_value(run_model_label(finished_run)).run()
     assert any(c.value.startswith("4 of these faces are also in Training") for c in app.caption)
     assert {m.label: m.value for m in app.metric}["Faces"] == "14"
 
@@ -450,7 +457,8 @@ def feed_a_face(camera_stand_in: list[dict], face: np.ndarray):
 def test_live_page_start_and_stop_drive_the_stream(finished_run: Path, camera_stand_in: list[dict]) -> None:
     app = run_page("live", timeout=180)
     assert camera_stand_in[-1]["playing"] is False and camera_stand_in[-1]["ice"] == []
-    assert any("equalised first" in c.value for c in app.sidebar.caption)  # the shipped model learnt from equalised faces
+    note = next(m for m in app.sidebar.markdown if "Each face is read" in m.value)  # in words a visitor knows
+    assert "equalised first" in note.proto.help  # the details on hover: the shipped model learnt from equalised faces
     assert app.button(key="capture").disabled and app.button(key="stop").disabled
     assert any("No webcam? **Photos & video** has an example photo" in info.value for info in app.info)
     assert WHAT_IT_READS in {c.value for c in app.sidebar.caption}

@@ -10,6 +10,7 @@ from fer_core.data.ferplus import FerPlusVotes, votes_for
 from fer_core.data.loading import FerDataset, load_dataset
 from fer_core.data.sources import DEFAULT_KAGGLE_DATASET, HOW_TO_GET, DatasetSource, download_from_kaggle, find_datasets
 from fer_core.errors import FerError
+from ui.labels import sidebar_select
 from ui.settings import secrets
 
 
@@ -42,7 +43,7 @@ def dataset_sidebar() -> tuple[DatasetSource, FerDataset] | None:
                     st.rerun()
         return None
     labels = [source.label for source in sources]
-    chosen = st.sidebar.selectbox("Dataset", labels, key="dataset_choice", help="Where each one was found is in brackets.")
+    chosen = sidebar_select("Dataset", labels, key="dataset_choice", help_text="Where each one was found is in brackets.")
     source = sources[labels.index(chosen)]
     try:
         dataset = load_source(source)

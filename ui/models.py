@@ -7,8 +7,11 @@ from pathlib import Path
 import streamlit as st
 
 from fer_core.files import BEST_MODEL
+from fer_core.inference.lighting import wants_equalised_crops
+from fer_core.inference.predictor import describe_live_classifier, describe_live_classifier_plainly
 from fer_core.paths import DEFAULT_MODEL_PATH
 from fer_core.training.runs import list_runs
+from ui.labels import sidebar_select
 
 
 def model_choices() -> dict[str, Path]:
@@ -38,13 +41,11 @@ def model_sidebar(key: str = "model_choice", *, live: bool = False) -> tuple[str
     if not choices:
         st.warning("No model found: the shipped default is missing and no run has finished an epoch yet.")
         return None
-    label = st.sidebar.selectbox("Model", list(choices), key=key)
+    label = sidebar_select("Model", list(choices), key=key)
     if live:
-        from fer_core.inference.lighting import wants_equalised_crops
-        from fer_core.inference.predictor import describe_live_classifier
-
         path = choices[label]
         lighting = (" Crops far from histogram-equalised are equalised first, as this model's training faces were."
                     if wants_equalised_crops(path) else "")
-        st.sidebar.caption(describe_live_classifier(path) + lighting)
+        st.sidebar.markdown(f"<small>{describe_live_classifier_plainly(path)}</small>", unsafe_allow_html=True,
+                            help=describe_live_classifier(path) + lighting)
     return label, choices[label]

@@ -126,8 +126,13 @@ def copies_of(reference: np.ndarray, images: np.ndarray) -> np.ndarray:
 def duplicate_summary(dataset: FerDataset) -> dict:
     """How many images repeat, within a split and across splits (a train/test leak)."""
     groups = duplicate_groups(dataset)
+    flat = dataset.images.reshape(len(dataset), -1)
+    blank = np.ptp(flat, axis=1) == 0 if len(dataset) else np.zeros(0, bool)
+    # Blank faces (one grey level) repeat across splits too, but there is nothing to see in them: examples skip them.
     across = [g for g in groups if len(set(dataset.usage[g].tolist())) > 1]
     conflicting = [g for g in groups if dataset.labels is not None and len(set(dataset.labels[g].tolist())) > 1]
+    shown_across = [g for g in across if not blank[g[0]]]
+    shown_conflicting = [g for g in conflicting if not blank[g[0]]]
     return {
         "groups": len(groups),
         "images_in_groups": int(sum(len(g) for g in groups)),
@@ -135,8 +140,9 @@ def duplicate_summary(dataset: FerDataset) -> dict:
         "across_splits": len(across),
         "conflicting_labels": len(conflicting),
         # Faces of one grey level: FER2013 has a few, labelled but with nothing to see.
-        "blank_images": int((np.ptp(dataset.images.reshape(len(dataset), -1), axis=1) == 0).sum()) if len(dataset) else 0,
-        "across_examples": [g.tolist() for g in across[:50]],
+        "blank_images": int(blank.sum()),
+        "across_examples": [g.tolist() for g in shown_across[:50]],
+        "conflicting_examples": [g.tolist() for g in shown_conflicting[:50]],
     }
 
 
@@ -153,6 +159,7 @@ def dataset_summary(dataset: FerDataset) -> dict:
         splits[split] = {"rows": int(rows.sum()), "per_class": per_class}
     duplicates = duplicate_summary(dataset)
     duplicates.pop("across_examples")
+    duplicates.pop("conflicting_examples")
     return {"source": dataset.source, "rows": len(dataset), "labelled": dataset.has_labels, "splits": splits, "duplicates": duplicates}
 
 

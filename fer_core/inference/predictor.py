@@ -186,3 +186,14 @@ def describe_live_classifier(model_path: Path) -> str:
     balanced = f" Answers rebalanced for the training split's class shares (tau {rule.tau:g})." if rule else ""
     return (f"Classifier: `{choice['file']}`{tta}, chosen at publish time: {choice['accuracy']:.1%} on PublicTest, "
             f"{choice['latency_ms']:.1f} ms per face.{balanced}")
+
+
+def describe_live_classifier_plainly(model_path: Path) -> str:
+    """The same in words a visitor knows: how each face is read, how fast, and that answers are balanced."""
+    choice = _published_live_choice(Path(model_path))
+    rule = read_rule(Path(model_path).parent)
+    balanced = " Rare expressions get a fair chance: answers are balanced for how often each was in training." if rule else ""
+    if choice is None:
+        return "Each face is read by this model as it is." + balanced
+    views = {"none": "once", "flip": "twice, as seen and mirrored", "flip-zoom": "six times (mirrored and zoomed)"}[variant_tta(choice)]
+    return f"Each face is read {views}, in about {choice['latency_ms']:.0f} ms.{balanced}"
