@@ -161,7 +161,7 @@ def test_unsupported_file_and_missing_path(tmp_path: Path) -> None:
 
 
 def test_zip_bomb_is_refused_before_inflating(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(data_module, "MAX_UNCOMPRESSED_BYTES", 10_000)
+    monkeypatch.setattr(data_module, "MAX_ARCHIVE_BYTES", 10_000)
     archive = tmp_path / "bomb.zip"
     with zipfile.ZipFile(archive, "w", compression=zipfile.ZIP_DEFLATED) as handle:
         handle.writestr("fer2013.csv", "0" * 1_000_000)

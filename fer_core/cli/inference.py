@@ -15,7 +15,7 @@ from fer_core.cli.common import (
     print_json,
     write_csv,
 )
-from fer_core.data.images import decode_image
+from fer_core.data.images import decode_image, read_image_file
 from fer_core.data.loading import load_dataset
 from fer_core.errors import FerError
 from fer_core.evaluation.metrics import (
@@ -73,7 +73,7 @@ def _predict(args: argparse.Namespace) -> int:
     results, failures = [], 0
     for name in args.images:
         try:
-            image = decode_image(Path(name).read_bytes(), Path(name).name)
+            image = decode_image(read_image_file(Path(name)), Path(name).name)
         except (FerError, OSError) as exc:
             print(f"error: {exc if isinstance(exc, FerError) else f'{name}: {exc.strerror}'}", file=sys.stderr)
             failures += 1

@@ -11,7 +11,7 @@ from fer_core.nets.architectures import ARCHITECTURES
 from fer_core.nets.ensemble import member_model_path
 from fer_core.training.config import LABEL_KINDS, OPTIMISERS, PRECISIONS, SCHEDULES, TrainConfig
 from fer_core.training.loop import train_run
-from fer_core.training.runs import create_run, list_runs, request_cancel, resolve_run_dir
+from fer_core.training.runs import create_locked_run, list_runs, request_cancel, resolve_run_dir
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -97,9 +97,9 @@ def _train(args: argparse.Namespace) -> int:
             ferplus=str(Path(args.ferplus).resolve()) if args.ferplus else "",
             **({"dropout": args.dropout} if args.dropout is not None else {}),
         )
-        run_dir = create_run(config, name=args.name)
+        run_dir, lock_fd = create_locked_run(config, name=args.name)  # a refused start creates no folder
         print(f"run folder: {run_dir}", flush=True)
-        state = train_run(run_dir)
+        state = train_run(run_dir, lock_fd=lock_fd)
     print(f"{run_dir.name}: {state}")
     return 0 if state == "finished" else 1
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import io
+import zlib
 from typing import BinaryIO
 
 import numpy as np
@@ -54,7 +55,7 @@ def parse_csv_stream(stream: BinaryIO, *, name: str, cap: int) -> tuple[np.ndarr
     buffered = io.BufferedReader(reader, buffer_size=1 << 20)
     try:
         head = buffered.peek(_HEADER_BYTES)[:_HEADER_BYTES]
-    except (OSError, EOFError, ValueError) as exc:  # a damaged gzip stream fails on its first read
+    except (OSError, EOFError, ValueError, zlib.error) as exc:  # a damaged gzip stream fails on its first read
         raise FerError(f"{name}: cannot read the file ({first_line(exc)})") from None
     if not head.strip():
         raise FerError(f"{name}: the file is empty")
@@ -88,8 +89,10 @@ def parse_csv_stream(stream: BinaryIO, *, name: str, cap: int) -> tuple[np.ndarr
             raise FerError(f"{name}: row {rows + 1} or near it is longer than {BLOCK_BYTES >> 20} MB: not a FER2013 row "
                            "(a face is about 9 KB of text)") from None
         raise FerError(f"{name}: not a valid CSV near row {rows + 1} ({message})") from None
-    except (OSError, EOFError, ValueError) as exc:  # the stream itself failed mid-file (a truncated gzip)
+    except (OSError, EOFError, ValueError, zlib.error) as exc:  # the stream itself failed mid-file (a truncated gzip)
         raise FerError(f"{name}: cannot read the file past row {rows} ({first_line(exc)})") from None
+    except MemoryError:
+        raise FerError(f"{name}: not enough memory to read it (at row {rows + 1})") from None
     if rows == 0:
         raise FerError(f"{name}: the file has a header but no rows")
     return np.concatenate(faces), np.concatenate(labels) if labels else None, np.concatenate(usage) if usage else None

@@ -24,6 +24,7 @@ import numpy as np
 
 from fer_core.errors import FerError
 from fer_core.labels import NUM_CLASSES
+from fer_core.limits import MAX_VOTES_BYTES
 from fer_core.paths import DATA_DIR, FERPLUS_SHIPPED
 
 VOTE_COLUMNS = ("neutral", "happiness", "surprise", "sadness", "anger", "disgust", "fear", "contempt", "unknown", "NF")
@@ -31,7 +32,6 @@ TO_FER = (6, 3, 5, 4, 0, 1, 2)  # FER class of each of the first seven vote colu
 EXTRA = ("contempt", "unknown", "not a face")
 ENV_VAR = "FERPLUS_PATH"
 NO_MAJORITY = -1
-MAX_VOTE_BYTES = 16 << 20  # Microsoft's file is 1.1 MB of text; a votes file far above that is something else
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,7 @@ def read_votes(path: str | os.PathLike[str]) -> tuple[FerPlusVotes, np.ndarray]:
     source = Path(path)
     if not source.is_file():
         raise FerError(f"FER+ votes not found: {source}")
-    if source.stat().st_size > MAX_VOTE_BYTES:
+    if source.stat().st_size > MAX_VOTES_BYTES:
         raise FerError(f"{source.name}: {source.stat().st_size >> 20} MB is far more than a FER+ votes file (about 0.2 MB gzipped)")
     try:
         frame = pd.read_csv(source, dtype=str, keep_default_na=False)

@@ -9,15 +9,29 @@ undecodable files raise a ``FerError`` that says what is wrong.
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import cv2
 import numpy as np
 
 from fer_core.errors import FerError
+from fer_core.limits import MAX_IMAGE_BYTES, MAX_IMAGE_PIXELS
 
 MAX_SIDE = 2000
 MIN_SIDE = 16
-MAX_PIXELS = 120_000_000  # refuse decompression bombs before decoding
+
+
+def read_image_file(path: Path) -> bytes:
+    """A photo file's bytes, read only up to ``MAX_IMAGE_BYTES`` (``/dev/zero`` or a 2 GB file is refused, not read)."""
+    if path.is_dir():
+        raise FerError(f"{path}: a folder, not an image file")
+    if not path.is_file():
+        raise FerError(f"{path}: no such file" if not path.exists() else f"{path}: not a regular file")
+    with path.open("rb") as handle:
+        content = handle.read(MAX_IMAGE_BYTES + 1)
+    if len(content) > MAX_IMAGE_BYTES:
+        raise FerError(f"{path.name}: larger than {MAX_IMAGE_BYTES >> 20} MB; not a photo this app reads")
+    return content
 
 
 def decode_image(content: bytes, name: str = "image") -> np.ndarray:
@@ -26,14 +40,21 @@ def decode_image(content: bytes, name: str = "image") -> np.ndarray:
         raise FerError(f"{name}: the file is empty")
     from PIL import Image, ImageOps, UnidentifiedImageError
 
-    Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+    if len(content) > MAX_IMAGE_BYTES:
+        raise FerError(f"{name}: larger than {MAX_IMAGE_BYTES >> 20} MB; not a photo this app reads")
+    Image.MAX_IMAGE_PIXELS = None  # checked here, from the header, for every size (Pillow only refuses above twice its own limit)
     try:
         with Image.open(io.BytesIO(content)) as opened:
+            if opened.width * opened.height > MAX_IMAGE_PIXELS:
+                raise FerError(f"{name}: {opened.width}x{opened.height} pixels is more than the {MAX_IMAGE_PIXELS // 1_000_000} "
+                               "megapixels a photo may have here")
             opened.seek(0)  # animated GIF/WebP: the first frame
             picture = ImageOps.exif_transpose(opened)
             picture.load()
-    except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError, SyntaxError) as exc:
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError) as exc:
         raise FerError(f"{name}: not a readable image ({type(exc).__name__})") from None
+    except MemoryError:
+        raise FerError(f"{name}: not enough memory to decode this image") from None
     if picture.mode in ("I;16", "I;16B", "I;16L", "I"):
         array = np.asarray(picture, dtype=np.float32)
         top = float(array.max()) or 1.0

@@ -37,13 +37,18 @@ from fer_core.data.csv_reader import parse_csv_stream
 from fer_core.errors import FerError, first_line
 from fer_core.files import atomic_path
 from fer_core.labels import CLASS_NAMES, IMAGE_SIZE
+from fer_core.limits import (
+    MAX_ARCHIVE_BYTES,
+    MAX_ARCHIVE_MEMBERS,
+    MAX_FACE_IMAGE_PIXELS,
+    MAX_IMAGE_BYTES,
+    MAX_TEXT_BYTES,
+)
 from fer_core.paths import cache_dir
 
 SPLIT_ORDER = ("Training", "PublicTest", "PrivateTest", "Test")
+MAX_SPLITS = 20  # more distinct Usage values than this is not a split column
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
-# An uncompressed FER2013 CSV is ~300 MB; anything far beyond that is not FER2013 (or is a
-# zip/gzip bomb), so decompression stops there instead of filling memory.
-MAX_UNCOMPRESSED_BYTES = 1 << 30
 _CACHE_VERSION = "1"  # the cached arrays are the same whichever parser made them
 
 
@@ -74,7 +79,9 @@ class FerDataset:
     def split(self, name: str) -> FerDataset:
         """The rows of one split; an unknown name is an error that lists the real ones."""
         if name not in self.split_names:
-            raise FerError(f"split {name!r} is not in {self.source or 'the dataset'}; it has {', '.join(self.split_names)}")
+            names = self.split_names
+            listed = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
+            raise FerError(f"split {str(name)[:40]!r} is not in {Path(self.source).name or 'the dataset'}; it has {listed}")
         return self.subset(self.usage == name)
 
     def subset(self, selector: np.ndarray) -> FerDataset:
@@ -124,11 +131,15 @@ def _maybe_gunzip(handle: BinaryIO, name: str) -> BinaryIO:
 
 
 def _dataset_from_csv(stream: BinaryIO, name: str, source: str) -> FerDataset:
-    """A FER2013-style CSV, read a block at a time with the text capped at ``MAX_UNCOMPRESSED_BYTES``."""
-    images, labels, usage = parse_csv_stream(stream, name=name, cap=MAX_UNCOMPRESSED_BYTES)
+    """A FER2013-style CSV, read a block at a time with the text capped at ``MAX_TEXT_BYTES``, at any nesting."""
+    images, labels, usage = parse_csv_stream(stream, name=name, cap=MAX_TEXT_BYTES)
     if usage is None:
         default = "Test" if "test" in Path(name).stem.lower() or labels is None else "Training"
         usage = np.full(len(images), default)
+    splits = np.unique(usage)
+    if len(splits) > MAX_SPLITS:
+        raise FerError(f"{name}: its Usage column names {len(splits):,} different splits (FER2013 has three: Training, "
+                       f"PublicTest, PrivateTest), e.g. {', '.join(repr(str(v)[:20]) for v in splits[:3])}; not a split column")
     return FerDataset(images=images, labels=labels, usage=usage, source=source or name)
 
 
@@ -139,8 +150,13 @@ def _load_zip(source: Path) -> FerDataset:
         raise FerError(f"{source.name}: not a readable zip file ({first_line(exc)})") from None
     with archive:
         members = [m for m in archive.infolist() if not m.is_dir() and not _is_junk(m.filename)]
-        if sum(m.file_size for m in members) > MAX_UNCOMPRESSED_BYTES:
-            raise FerError(f"{source.name}: more than {MAX_UNCOMPRESSED_BYTES >> 20} MB once unzipped; not FER2013")
+        if len(members) > MAX_ARCHIVE_MEMBERS:
+            raise FerError(f"{source.name}: {len(members):,} files, more than the {MAX_ARCHIVE_MEMBERS:,} a FER2013 archive could hold")
+        if sum(m.file_size for m in members) > MAX_ARCHIVE_BYTES:  # the directory's word; reading is capped again
+            raise FerError(f"{source.name}: more than {MAX_ARCHIVE_BYTES >> 20} MB once unzipped; not FER2013")
+        locked = next((m for m in members if m.flag_bits & 0x1), None)
+        if locked is not None:
+            raise FerError(f"{source.name}: {locked.filename} is encrypted (password-protected); zip the dataset without a password")
         csvs = [m for m in members if m.filename.lower().endswith((".csv", ".csv.gz"))]
         if len(csvs) > 1:
             names = ", ".join(m.filename for m in csvs)
@@ -160,13 +176,14 @@ def _load_zip(source: Path) -> FerDataset:
 
 
 def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, zip_name: str) -> bytes:
+    """One image of an image-folder archive, its inflating stopped past ``MAX_IMAGE_BYTES``."""
     try:
         with archive.open(member) as handle:
-            data = handle.read(MAX_UNCOMPRESSED_BYTES + 1)
+            data = handle.read(MAX_IMAGE_BYTES + 1)
     except (zipfile.BadZipFile, OSError, RuntimeError, EOFError) as exc:
         raise FerError(f"{zip_name}: cannot extract {member.filename} ({first_line(exc)})") from None
-    if len(data) > MAX_UNCOMPRESSED_BYTES:
-        raise FerError(f"{zip_name}: {member.filename} inflates past {MAX_UNCOMPRESSED_BYTES >> 20} MB; not FER2013")
+    if len(data) > MAX_IMAGE_BYTES:
+        raise FerError(f"{zip_name}: {member.filename} inflates past {MAX_IMAGE_BYTES >> 20} MB; not a FER2013 face")
     return data
 
 
@@ -208,7 +225,9 @@ def _dataset_from_image_entries(entries: Iterator[ImageEntry], source: str) -> F
         split_folder, class_folder, filename = parts[-3].lower(), parts[-2].strip().lower(), parts[-1]
         if class_folder not in CLASS_NAMES:
             raise FerError(f"{'/'.join(parts)}: unknown class folder {parts[-2]!r}; expected {', '.join(CLASS_NAMES)}")
-        buffer = np.frombuffer(read(), dtype=np.uint8)
+        content = read()
+        _check_face_image_size(content, "/".join(parts))
+        buffer = np.frombuffer(content, dtype=np.uint8)
         image = cv2.imdecode(buffer, cv2.IMREAD_GRAYSCALE) if buffer.size else None
         if image is None:
             raise FerError(f"{'/'.join(parts)}: not a readable image")
@@ -225,6 +244,20 @@ def _dataset_from_image_entries(entries: Iterator[ImageEntry], source: str) -> F
         usage=np.array(usage),
         source=source,
     )
+
+
+def _check_face_image_size(content: bytes, name: str) -> None:
+    """Refuse an image-folder face whose header promises more than ``MAX_FACE_IMAGE_PIXELS`` (a 937 KB PNG
+    can decode to gigabytes); read from the header alone, before anything is decoded."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(content)) as opened:
+            width, height = opened.size
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
+        return  # OpenCV's decoder says it is unreadable, with the name
+    if width * height > MAX_FACE_IMAGE_PIXELS:
+        raise FerError(f"{name}: {width}x{height} pixels; a FER2013 face is 48x48 (at most {MAX_FACE_IMAGE_PIXELS:,} pixels accepted)")
 
 
 def _split_for_file(split_folder: str, filename: str) -> str:

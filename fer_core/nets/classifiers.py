@@ -15,6 +15,7 @@ import numpy as np
 
 from fer_core.errors import FerError, first_line
 from fer_core.labels import IMAGE_SIZE, NUM_CLASSES
+from fer_core.limits import MAX_MODEL_BYTES, MAX_MODEL_INFLATED_BYTES
 
 EXPECTED_INPUT = (None, IMAGE_SIZE, IMAGE_SIZE, 1)
 
@@ -28,6 +29,7 @@ def load_classifier(path: str | Path):
         raise FerError(f"{path.name}: expected a Keras 3 '.keras' model file")
     if not zipfile.is_zipfile(path):
         raise FerError(f"{path.name}: not a valid .keras file (corrupt or truncated)")
+    _check_archive_size(path)
     import keras
 
     try:
@@ -46,6 +48,20 @@ def load_classifier(path: str | Path):
             f"expected (None, 48, 48, 1) -> (None, 7)"
         )
     return model
+
+
+def _check_archive_size(path: Path) -> None:
+    """Refuse a .keras archive whose size on disk or inflated would cost more memory than any FER net
+    (its zip directory says so before anything is unpacked)."""
+    if path.stat().st_size > MAX_MODEL_BYTES:
+        raise FerError(f"{path.name}: {path.stat().st_size >> 20} MB is far more than a FER model (the default: 15 MB)")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            inflated = sum(member.file_size for member in archive.infolist())
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise FerError(f"{path.name}: not a valid .keras file ({first_line(exc)})") from None
+    if inflated > MAX_MODEL_INFLATED_BYTES:
+        raise FerError(f"{path.name}: unpacks to {inflated >> 20} MB, more than a FER model could need; refused unopened")
 
 
 class FastClassifier:

@@ -348,14 +348,16 @@ def _record_final_state(run_dir: Path, state: str, log: RunLog, **extra: object)
         log(f"could not write status.json ({exc}); the run is {state}")
 
 
-def train_run(run_dir: Path, *, resume: bool = False) -> str:
+def train_run(run_dir: Path, *, resume: bool = False, lock_fd: int | None = None) -> str:
     """Train (or resume) the run in ``run_dir`` to completion, cancel or failure; returns the final state.
 
     Holds the one-run-at-a-time lock for its whole life: inherited from the starter
-    when launched by ``runs.start_new_run`` / ``runs.resume_run``, else taken here.
+    when launched by ``runs.start_new_run`` / ``runs.resume_run``, passed in by a caller that
+    took it before creating the run (``runs.create_locked_run``), else taken here.
     """
     inherited = os.environ.pop(LOCK_FD_ENV, None)
-    lock_fd = int(inherited) if inherited else acquire_training_lock(run_dir.name)
+    if lock_fd is None:
+        lock_fd = int(inherited) if inherited else acquire_training_lock(run_dir.name)
     stop_flag: dict = {}
     signal.signal(signal.SIGTERM, lambda *_: stop_flag.update(reason="cancelled by the user"))
     if not inherited:

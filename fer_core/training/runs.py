@@ -217,17 +217,28 @@ def acquire_training_lock(run_id: str) -> int:
     return fd
 
 
+def create_locked_run(config: TrainConfig, name: str = "") -> tuple[Path, int]:
+    """A new run folder, created only once the training lock is held (returned with its fd): a start
+    refused because another run trains leaves no folder behind ('queued' forever in the runs list)."""
+    config.validate()
+    fd = acquire_training_lock(f"new {config.arch} run")
+    try:
+        run_dir = create_run(config, name)
+    except BaseException:
+        os.close(fd)
+        raise
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, run_dir.name.encode(), 0)
+    return run_dir, fd
+
+
 def start_new_run(config: TrainConfig, name: str = "") -> Path:
     """Create a run folder and start training it in the background; refused while another trains.
 
     The lock is taken before the folder exists, so a refused start leaves nothing behind.
     """
-    config.validate()
-    fd = acquire_training_lock(f"new {config.arch} run")
+    run_dir, fd = create_locked_run(config, name)
     try:
-        run_dir = create_run(config, name)
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, run_dir.name.encode(), 0)
         _spawn(run_dir, fd, resume=False)
         return run_dir
     finally:
