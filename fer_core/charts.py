@@ -221,7 +221,7 @@ def probability_timeline_figure(
     ])
     figure.update_layout(yaxis={"range": [0, 1], "tickformat": ".0%", "title": "probability"},
                          xaxis={"title": "time (s)"}, margin={"t": 30 if legend else 15, "b": 10}, legend={"title": "class"},
-                         showlegend=legend)
+                         showlegend=bool(legend))
     if legend == "below":  # a narrow chart: one row of class names under it rather than a column beside it
         figure.update_layout(legend={"orientation": "h", "yanchor": "top", "y": -0.35, "x": 0, "title": ""}, margin={"t": 15, "b": 10})
     if window_s is not None and len(timeline):
