@@ -19,7 +19,7 @@ from fer_core.inference.timeline import expression_shares, shares_line
 from fer_core.labels import WHAT_IT_READS
 from ui.bootstrap import bootstrap
 from ui.faces_view import captures_zip, download_buttons, face_report
-from ui.models import load_model, model_sidebar
+from ui.models import model_loader, model_sidebar
 from ui.predictors import session_predictor
 from ui.settings import all_settings
 from ui.webrtc import ice_servers, live_camera, request_camera, stream_status, watch_stream
@@ -187,7 +187,7 @@ for index, item in enumerate(captures):
     stamp = time.strftime("%H:%M:%S", time.localtime(snapshot.captured_at))
     with st.expander(f"{stamp} — " + (", ".join(f.label for f in snapshot.faces) or "no face"), expanded=index == 0):
         st.image(snapshot.annotated, channels="BGR", caption=f"captured {stamp} with {item['model']}")
-        model = load_model(item["model_path"], Path(item["model_path"]).stat().st_mtime) if snapshot.faces else None
+        model = model_loader(Path(item["model_path"]))
         for number, face in enumerate(snapshot.faces):
             face_report(face, model, key=f"capture_{item['id']}_{number}", title=f"face {number + 1}: {face.label}")
         download_buttons(snapshot.annotated, snapshot.faces, f"capture-{stamp.replace(':', '')}", key=f"capture_{item['id']}")

@@ -15,7 +15,7 @@ from fer_core.inference.video import analyse_video
 from fer_core.labels import WHAT_IT_READS
 from ui.bootstrap import bootstrap
 from ui.faces_view import download_buttons, face_report
-from ui.models import load_model, model_sidebar
+from ui.models import model_loader, model_sidebar
 from ui.predictors import session_predictor
 
 bootstrap()  # before anything loads TensorFlow: see ui/bootstrap.py
@@ -36,7 +36,7 @@ if chosen is None:
 model_label, model_path = chosen
 predictor = session_predictor(model_path, detector, slot="photo_predictor", tta="flip-zoom" if thorough else None)
 video_predictor = session_predictor(model_path, detector, slot="video_predictor") if thorough else predictor
-keras_model = load_model(str(model_path), model_path.stat().st_mtime)
+keras_model = model_loader(model_path)
 
 photos_tab, camera_tab, video_tab = st.tabs(["Upload photos", "Camera snapshot", "Video file"])
 

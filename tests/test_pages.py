@@ -576,6 +576,11 @@ def test_photos_page_offers_an_example_photo_to_visitors_without_one() -> None:
     caption = next(str(image.proto) for image in app.get("image") if "astronaut.jpg:" in str(image.proto))
     assert re.search(r"astronaut\.jpg: happy \d+%", caption) and not re.search(r"astronaut\.jpg: [^\"]*, ", caption)  # one face (HAAR also boxed a patch of backdrop)
     assert not app.warning
+    assert not [toggle for toggle in app.toggle if toggle.label == "Inside the network"]  # the full network waits to be asked for
+    looked = [toggle for toggle in app.toggle if toggle.label == "Where it looked"]
+    assert len(looked) == 1 and not any("Grad-CAM for" in str(image.proto) for image in app.get("image"))
+    looked[0].set_value(True).run(timeout=180)
+    assert any("Grad-CAM for" in str(image.proto) and "happy" in str(image.proto) for image in app.get("image"))
     inside = [toggle for toggle in app.toggle if toggle.label == "Inside the network"]
     assert len(inside) == 1 and not any("block 1 (" in str(image.proto) for image in app.get("image"))  # off until asked
     inside[0].set_value(True).run(timeout=180)

@@ -6,6 +6,7 @@ import io
 import json
 import time
 import zipfile
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -20,15 +21,20 @@ from fer_core.labels import CLASS_NAMES
 from fer_core.training.glimpses import Glimpses
 
 
-def face_report(face: FaceResult, model, key: str, title: str = "") -> None:
-    """Crop | Grad-CAM | bars for one face; ``model`` is a Keras model (None skips Grad-CAM)."""
+def face_report(face: FaceResult, load_model: Callable[[], object] | None, key: str, title: str = "") -> None:
+    """Crop | Grad-CAM | bars for one face. Grad-CAM needs the full Keras network, whose TensorFlow
+    costs the server about 770 MB: it is loaded (``load_model``) only when the visitor asks to see
+    where the model looked, which keeps a photo's answer within the hosted demo's memory."""
     cols = st.columns([1, 1, 2])
     cols[0].image(cv2.resize(face.crop, (144, 144), interpolation=cv2.INTER_NEAREST), caption=title or "model input (48×48)")
-    if model is not None:
-        _grad_cam_image(cols[1], model, face.crop, None, f"Grad-CAM for '{face.label}'")
     cols[2].plotly_chart(charts.probability_bars(face.probabilities, height=230), key=f"{key}_bars")
-    if model is not None:
-        network_view(model, face.crop, key)
+    if load_model is None or not cols[1].toggle("Where it looked", key=f"{key}_gradcam",
+                                                help="Grad-CAM: the parts of the face the network took as evidence for its "
+                                                     "answer (loads the full network: a few seconds the first time)."):
+        return
+    model = load_model()
+    _grad_cam_image(cols[1], model, face.crop, None, f"Grad-CAM for '{face.label}'")
+    network_view(model, face.crop, key)
 
 
 def inspect_face(face: np.ndarray, probabilities: np.ndarray, true_label: int, model, key: str) -> None:

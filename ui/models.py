@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import streamlit as st
@@ -33,6 +34,11 @@ def load_model(path: str, modified: float):  # noqa: ARG001 - 'modified' keys th
     from fer_core.nets.classifiers import load_classifier
 
     return load_classifier(path)
+
+
+def model_loader(path: Path) -> Callable[[], object]:
+    """Load the Keras network when called (Grad-CAM, 'Inside the network'), not before: TensorFlow is heavy."""
+    return lambda: load_model(str(path), path.stat().st_mtime)
 
 
 def model_sidebar(key: str = "model_choice", *, live: bool = False) -> tuple[str, Path] | None:

