@@ -175,7 +175,7 @@ def test_second_load_comes_from_the_cache_and_a_changed_file_is_parsed_again(tmp
     load_dataset(path)
     calls = []
     original = data_module._load_uncached
-    monkeypatch.setattr(data_module, "_load_uncached", lambda source: calls.append(source) or original(source))
+    monkeypatch.setattr(data_module, "_load_uncached", lambda source, *rest: calls.append(source) or original(source, *rest))
     np.testing.assert_array_equal(load_dataset(path).images, images)
     assert calls == []  # served from the .npz cache
     write_fer_csv(path, images[:7], labels[:7], usage[:7])

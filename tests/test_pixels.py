@@ -57,3 +57,17 @@ def test_any_valid_rows_parse_to_their_numbers(seed: int, count: int, gap: str, 
     values[0, [0, -1]] = edge  # hypothesis steers the first and last value of a row, where rows meet
     rows = [gap.join(map(str, row)) for row in values.tolist()]
     np.testing.assert_array_equal(parse_pixel_column(pa.array(rows)).reshape(count, -1), values.astype(np.uint8))
+
+
+def test_a_first_parse_reports_rows_and_how_much_of_the_file_is_read(tmp_path) -> None:
+    from conftest import write_fer_csv
+
+    from fer_core.data.loading import load_dataset
+
+    faces = np.random.default_rng(2).integers(0, 256, size=(2000, 48, 48), dtype=np.uint8)
+    path = write_fer_csv(tmp_path / "fer2013.csv", faces, np.zeros(2000, int), ["Training"] * 2000)  # 18 MB: three blocks
+    seen: list[tuple[int, float]] = []
+    load_dataset(path, use_cache=False, on_progress=lambda rows, share: seen.append((rows, share)))
+    assert len(seen) >= 2 and [rows for rows, _ in seen] == sorted(rows for rows, _ in seen) and seen[-1][0] == 2000
+    shares = [share for _, share in seen]
+    assert shares == sorted(shares) and shares[0] > 0 and shares[-1] == pytest.approx(1.0)  # pyarrow reads ahead: a small file is read at once

@@ -14,10 +14,18 @@ from ui.labels import sidebar_select
 from ui.settings import secrets
 
 
-@st.cache_resource(show_spinner="Loading dataset…", max_entries=3)
+@st.cache_resource(show_spinner=False, max_entries=3)
 def _load(path: str, modified: float) -> FerDataset:  # noqa: ARG001 - 'modified' keys the cache
-    """Shared, read-only: cache_resource avoids copying ~80 MB of pixels per rerun."""
-    return load_dataset(path)
+    """Shared, read-only: cache_resource avoids copying ~80 MB of pixels per rerun. A first parse
+    shows the rows read (a cached one takes a few hundredths of a second and shows nothing)."""
+    bar = st.empty()
+
+    def progress(rows: int, share: float) -> None:
+        bar.progress(share, text=f"Reading {Path(path).name} for the first time: {rows:,} faces so far")
+
+    dataset = load_dataset(path, on_progress=progress)
+    bar.empty()
+    return dataset
 
 
 def load_source(source: DatasetSource) -> FerDataset:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import io
 import zlib
+from collections.abc import Callable
 from typing import BinaryIO
 
 import numpy as np
@@ -46,8 +47,10 @@ class CappedReader(io.RawIOBase):
         return len(data)
 
 
-def parse_csv_stream(stream: BinaryIO, *, name: str, cap: int) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
-    """Faces (N, 48, 48) uint8, labels (N,) int64 or None, usage (N,) str from a CSV stream."""
+def parse_csv_stream(stream: BinaryIO, *, name: str, cap: int,
+                     on_rows: Callable[[int], None] | None = None) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """Faces (N, 48, 48) uint8, labels (N,) int64 or None, usage (N,) str from a CSV stream;
+    ``on_rows(rows)`` after each block, for a progress bar."""
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
@@ -81,6 +84,8 @@ def parse_csv_stream(stream: BinaryIO, *, name: str, cap: int) -> tuple[np.ndarr
             if "usage" in columns:
                 usage.append(_parse_usage(batch.column(columns["usage"]), name, rows))
             rows += batch.num_rows
+            if on_rows is not None:
+                on_rows(rows)
     except pa.ArrowException as exc:
         if reader.exceeded:
             raise FerError(f"{name}: more than {cap >> 20} MB of text; not FER2013") from None

@@ -94,8 +94,10 @@ class FerDataset:
         )
 
 
-def load_dataset(path: str | os.PathLike[str], *, use_cache: bool = True) -> FerDataset:
-    """Load any supported FER2013 layout from a file or folder, using the parse cache."""
+def load_dataset(path: str | os.PathLike[str], *, use_cache: bool = True,
+                 on_progress: Callable[[int, float], None] | None = None) -> FerDataset:
+    """Load any supported FER2013 layout from a file or folder, using the parse cache.
+    ``on_progress(rows, share)`` follows a CSV's first parse: rows read, share of the file read."""
     source = Path(path)
     if not source.exists():
         raise FerError(f"dataset not found: {source}")
@@ -104,13 +106,13 @@ def load_dataset(path: str | os.PathLike[str], *, use_cache: bool = True) -> Fer
         cached = _read_cache(key, str(source))
         if cached is not None:
             return cached
-    dataset = _load_uncached(source)
+    dataset = _load_uncached(source, on_progress)
     if key is not None:
         _write_cache(key, dataset)
     return dataset
 
 
-def _load_uncached(source: Path) -> FerDataset:
+def _load_uncached(source: Path, on_progress: Callable[[int, float], None] | None = None) -> FerDataset:
     if source.is_dir():
         return _dataset_from_image_entries(_folder_entries(source), str(source))
     name = source.name.lower()
@@ -118,8 +120,10 @@ def _load_uncached(source: Path) -> FerDataset:
         return _load_zip(source)
     if name.endswith((".csv", ".csv.gz", ".gz", ".txt")):
         try:
+            size = max(1, source.stat().st_size)
             with source.open("rb") as handle, _maybe_gunzip(handle, name) as text:
-                return _dataset_from_csv(text, source.name, str(source))
+                report = (lambda rows: on_progress(rows, min(1.0, handle.tell() / size))) if on_progress else None
+                return _dataset_from_csv(text, source.name, str(source), on_rows=report)
         except OSError as exc:
             raise FerError(f"{source.name}: cannot read the file ({first_line(exc)})") from None
     raise FerError(f"{source.name}: not a supported dataset (expected .csv, .csv.gz, .zip or an image folder)")
@@ -130,9 +134,9 @@ def _maybe_gunzip(handle: BinaryIO, name: str) -> BinaryIO:
     return gzip.GzipFile(fileobj=handle) if name.lower().endswith(".gz") else contextlib.nullcontext(handle)
 
 
-def _dataset_from_csv(stream: BinaryIO, name: str, source: str) -> FerDataset:
+def _dataset_from_csv(stream: BinaryIO, name: str, source: str, on_rows: Callable[[int], None] | None = None) -> FerDataset:
     """A FER2013-style CSV, read a block at a time with the text capped at ``MAX_TEXT_BYTES``, at any nesting."""
-    images, labels, usage = parse_csv_stream(stream, name=name, cap=MAX_TEXT_BYTES)
+    images, labels, usage = parse_csv_stream(stream, name=name, cap=MAX_TEXT_BYTES, on_rows=on_rows)
     if usage is None:
         default = "Test" if "test" in Path(name).stem.lower() or labels is None else "Training"
         usage = np.full(len(images), default)
