@@ -12,13 +12,14 @@ import av
 import streamlit as st
 
 from fer_core import charts
+from fer_core.inference.captures import captures_zip
 from fer_core.inference.challenge import ExpressionChallenge
 from fer_core.inference.faces import DEFAULT_DETECTOR, DETECTOR_HELP, DETECTORS
 from fer_core.inference.live import LiveProcessor
 from fer_core.inference.timeline import expression_shares, shares_line
 from fer_core.labels import WHAT_IT_READS
 from ui.bootstrap import bootstrap
-from ui.faces_view import captures_zip, download_buttons, face_report
+from ui.faces_view import download_buttons, face_report
 from ui.models import model_loader, model_sidebar
 from ui.predictors import session_predictor
 from ui.settings import all_settings

@@ -14,9 +14,9 @@ import pytest
 from conftest import REPO_ROOT, random_faces, seeded_tiny_model, write_fer_csv
 from streamlit.testing.v1 import AppTest
 
+from fer_core.inference.captures import captures_zip
 from fer_core.labels import CLASS_NAMES, WHAT_IT_READS
 from fer_core.paths import DEFAULT_MODEL_PATH
-from ui.faces_view import captures_zip
 
 PAGES = REPO_ROOT / "pages"
 
