@@ -55,7 +55,7 @@ tta = cols[1].selectbox("Test-time augmentation", TTA_MODES, key="eval_tta", for
 rule = read_rule(model_path.parent)
 decision = cols[2].selectbox(
     "Decision", DECISIONS if rule else ("raw",), key="eval_decision",
-    format_func={"balanced": "balanced (as the app answers)", "raw": "raw probabilities"}.get,
+    format_func={"balanced": "balanced, as the app", "raw": "raw"}.get,
     help=(f"Balanced: the model's recorded rule, which corrects for the training split's class shares (tau {rule.tau:g}; "
           "see the model card) and is what Live and Photos answer with. Raw: the net's own probabilities, which lean "
           "to the classes Training has most of.") if rule else "This model was published without a decision rule: it answers raw.",

@@ -65,13 +65,6 @@ if metrics:
                             "measured on a 2-core CPU when the model was published.")
     st.caption(f"{metrics.get('arch', '?')} · {metrics.get('parameters', 0):,} parameters · "
                f"published {metrics.get('published_at', '?')}")
-    if decision := metrics.get("decision"):
-        st.caption(
-            f"Its answers are balanced for how often each expression appears in the training faces, so a rare one such as "
-            f"disgust gets a fair chance: on PublicTest with flip TTA that lifts the mean recall per expression from "
-            f"{decision['raw']['mean_recall']:.1%} to {decision['balanced']['mean_recall']:.1%} "
-            f"(accuracy {decision['raw']['accuracy']:.1%} → {decision['balanced']['accuracy']:.1%}); the model card explains it."
-        )
     card = DEFAULT_MODEL_DIR / "model_card.md"
     with st.container(border=True):
         st.markdown(card_summary(metrics))
