@@ -101,13 +101,17 @@ def _training_copies(data_file: str, data_modified: float, split: str, _dataset:
     return training_copies(_dataset, split)
 
 
-@st.cache_data(show_spinner="Computing Grad-CAM maps…", max_entries=4)
+@st.cache_data(show_spinner=False, max_entries=4)
 def _class_attention(
     model_file: str, modified: float, data_file: str, data_modified: float, split: str, tta: str, without_copies: bool,  # noqa: ARG001
     _faces: np.ndarray, _labels: np.ndarray, _probabilities: np.ndarray,
 ) -> list[dict]:
     """Keyed like the probabilities (plus whether Training copies are left out), not by the arrays."""
-    return class_attention(load_model(model_file, modified), _faces, _labels, _probabilities)
+    bar = st.empty()
+    attention = class_attention(load_model(model_file, modified), _faces, _labels, _probabilities,
+                                on_progress=lambda done, total: bar.progress(done / total, text=f"Grad-CAM maps: class {done} of {total}"))
+    bar.empty()
+    return attention
 
 
 rows = dataset.split(split)

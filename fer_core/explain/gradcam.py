@@ -12,6 +12,8 @@ output (log p_c - mean_j log p_j: the log-sum-exp cancels), since a probability 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 
@@ -84,23 +86,23 @@ def _net_cams(net, faces: np.ndarray, classes: np.ndarray, batch_size: int) -> l
 
 
 def class_attention(model, faces: np.ndarray, labels: np.ndarray, probabilities: np.ndarray, *, per_class: int = 48,
-                    seed: int = 0) -> list[dict]:
+                    seed: int = 0, on_progress: Callable[[int, int], None] | None = None) -> list[dict]:
     """Where the model looks when it gets each class right: per class, the mean Grad-CAM map
     (and the mean face) of up to ``per_class`` faces it classified correctly, drawn at random
     (not its most confident ones, which would show only the easiest faces).
 
-    Each face's map is scaled to its peak first, so every face weighs the same.
+    Each face's map is scaled to its peak first, so every face weighs the same. ``on_progress(done,
+    total)`` is told after each class's maps (a few seconds in all on a CPU).
     """
     rng = np.random.default_rng(seed)
     correct = np.argmax(probabilities, axis=1) == labels
     chosen = [rng.permutation(np.flatnonzero(correct & (labels == c)))[:per_class] for c in range(len(probabilities[0]))]
-    picked = np.concatenate(chosen)
-    maps = grad_cams(model, faces[picked], labels[picked]) if len(picked) else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE))
-    result, offset = [], 0
+    result = []
     for class_index, indices in enumerate(chosen):
         count = len(indices)
-        block = maps[offset:offset + count]
-        offset += count
+        block = grad_cams(model, faces[indices], labels[indices]) if count else np.zeros((0, IMAGE_SIZE, IMAGE_SIZE))
+        if on_progress is not None:
+            on_progress(class_index + 1, len(chosen))
         result.append({
             "class": class_index, "faces": count, "correct": int((correct & (labels == class_index)).sum()),
             "heat": _scaled_to_peak(block.mean(axis=0)) if count else np.zeros((IMAGE_SIZE, IMAGE_SIZE), np.float32),
