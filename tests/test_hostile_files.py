@@ -86,6 +86,7 @@ def test_a_photo_past_the_pixel_cap_is_refused_before_decoding() -> None:
         decode_image(big.getvalue(), "wide.png")
 
 
+@pytest.mark.slow
 def test_predict_answers_for_the_good_photo_beside_dev_zero_and_a_folder(tmp_path: Path) -> None:
     good = tmp_path / "good.png"
     Image.new("RGB", (200, 200), (120, 120, 120)).save(good)
@@ -115,6 +116,7 @@ def test_an_unknown_split_lists_a_few_names_not_all(tmp_path: Path) -> None:
     assert len(str(refused.value)) < 300
 
 
+@pytest.mark.slow
 def test_predict_csv_onto_a_folder_leaves_no_temporary_file(tmp_path: Path) -> None:
     data = write_fer_csv(tmp_path / "test.csv", random_faces(3), None, None, layout="test")
     folder = tmp_path / "out"
@@ -124,6 +126,7 @@ def test_predict_csv_onto_a_folder_leaves_no_temporary_file(tmp_path: Path) -> N
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out", "test.csv"] and not any(folder.iterdir())
 
 
+@pytest.mark.slow
 def test_simultaneous_starts_leave_exactly_one_run_folder(tmp_path: Path) -> None:
     """Three 'train' commands in the same second: one trains, two are refused, and a refused start
     leaves no folder ('queued' in the runs list forever)."""
