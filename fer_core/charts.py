@@ -244,9 +244,9 @@ def face_with_votes(face: np.ndarray, votes: np.ndarray, scale: int = 2) -> np.n
     panel = np.full((bar_height, size, 3), 255, np.uint8)
     colours = [CLASS_COLOURS[CLASS_NAMES[index]] for index in TO_FER] + list(EXTRA_COLOURS)
     width = size // len(colours)
-    top = max(1, int(np.max(votes))) if len(votes) else 1
+    full = max(10, int(np.max(votes)) if len(votes) else 10)  # ten voters: a bar of 10 fills the panel
     for column, (count, colour) in enumerate(zip(votes, colours, strict=True)):
-        height = round(bar_height * int(count) / max(top, 10))
+        height = round(bar_height * int(count) / full)
         if height:
             rgb_colour = [int(colour.lstrip("#")[i : i + 2], 16) for i in (0, 2, 4)]
             panel[bar_height - height :, column * width + 1 : (column + 1) * width - 1] = rgb_colour
