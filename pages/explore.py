@@ -180,9 +180,11 @@ with tab_crowd:
         if clicked is not None and clicked != st.session_state.get("crowd_clicked"):  # a new click; later picks below still win
             st.session_state["crowd_clicked"] = clicked
             st.session_state["crowd_fer"], st.session_state["crowd_says"] = clicked
+        st.session_state.setdefault("crowd_fer", CLASS_NAMES[0])  # defaults through the state a click also sets
+        st.session_state.setdefault("crowd_says", "neutral")
         cols = st.columns(3)
-        fer_name = cols[0].selectbox("FER says", CLASS_NAMES, index=0, key="crowd_fer")
-        crowd_name = cols[1].selectbox("The crowd says", charts.CROWD_NAMES, index=6, key="crowd_says")
+        fer_name = cols[0].selectbox("FER says", CLASS_NAMES, key="crowd_fer")
+        crowd_name = cols[1].selectbox("The crowd says", charts.CROWD_NAMES, key="crowd_says")
         count = cols[2].slider("Faces", 4, 32, 12, 4, key="crowd_count")
         cell = stats.crowd_cell(dataset.labels, votes, CLASS_NAMES.index(fer_name), charts.CROWD_NAMES.index(crowd_name), count)
         if len(cell) == 0:

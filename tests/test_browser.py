@@ -203,7 +203,8 @@ def start_camera(page, app: RunningApp) -> None:
                ' || document.body.innerText.includes("The camera did not start"))')
     for attempt in range(2):
         page.locator(".st-key-start button").click()
-        page.wait_for_function("() => !document.querySelector('.st-key-stop button').disabled", timeout=15_000)
+        # 45 s: under a loaded CPU (a check run beside a training) the rerun after Start once took longer than 15.
+        page.wait_for_function("() => !document.querySelector('.st-key-stop button').disabled", timeout=45_000)
         page.wait_for_function(f"() => !{gave_up}", timeout=15_000)
         try:
             page.wait_for_function(f"() => ({VIDEO_PLAYING})() || {gave_up}", timeout=90_000)
