@@ -16,7 +16,11 @@ def shortened(text: str, width: int = 30) -> str:
 
 
 def sidebar_select(label: str, options: Sequence[str], *, key: str, help_text: str = "") -> str:
-    """A sidebar selectbox showing short names; the full name of the current choice is in its help (hover the ?)."""
-    current = st.session_state.get(key, options[0] if options else "")
-    full = f"Chosen: {current}." if current in options else ""
-    return st.sidebar.selectbox(label, list(options), key=key, format_func=shortened, help=" ".join(filter(None, [help_text, full])))
+    """A sidebar selectbox showing short names, and the full name of a shortened choice under it.
+
+    The help stays fixed: a widget's parameters changing between reruns can make Streamlit treat it
+    as a new widget."""
+    chosen = st.sidebar.selectbox(label, list(options), key=key, format_func=shortened, help=help_text or None)
+    if chosen is not None and shortened(chosen) != chosen:
+        st.sidebar.caption(chosen)
+    return chosen
