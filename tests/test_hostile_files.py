@@ -167,3 +167,10 @@ def test_no_bytes_make_the_loader_raise_anything_but_its_own_error(tmp_path_fact
     path.write_bytes(content)
     with contextlib.suppress(FerError):
         load_dataset(path, use_cache=False)
+
+
+def test_a_line_longer_than_any_face_is_named_not_a_block_size_hint(tmp_path: Path) -> None:
+    path = tmp_path / "long.csv"
+    path.write_text("emotion,pixels,Usage\n0," + "1 " * 10_000_000 + ",Training\n")  # 20 MB on one line; 500 MB said "try to increase block size?"
+    with pytest.raises(FerError, match="row 1 or near it is longer than 8 MB: not a FER2013 row"):
+        load_dataset(path, use_cache=False)
