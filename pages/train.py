@@ -147,10 +147,11 @@ def chance_level(summary, chosen) -> float | None:
     (stratified), the split's largest class share on all of it (when the page has that dataset loaded)."""
     if summary.sample_per_class:
         return 1 / 7
-    if chosen is None or str(chosen[0].path) != str(Path(TrainConfig.load(summary.path / "config.json").data).resolve()):
+    config = TrainConfig.load(summary.path / "config.json")
+    if chosen is None or str(chosen[0].path) != str(Path(config.data).resolve()) or config.val_split not in chosen[1].split_names:
         return None
-    labels = chosen[1].split("PublicTest").labels if "PublicTest" in chosen[1].split_names else None
-    return float(np.bincount(labels, minlength=7).max() / len(labels)) if labels is not None and len(labels) else None
+    labels = chosen[1].split(config.val_split).labels
+    return float(np.bincount(labels, minlength=7).max() / len(labels)) if len(labels) else None
 
 
 def _format_eta(seconds: float | None) -> str:
@@ -180,7 +181,7 @@ def monitor(run_id: str, page_saw_active: bool, chance: float | None) -> None:
         st.rerun()
     st.progress(progress.fraction, text=progress.describe().replace(state, f"**{state}**", 1))
     cols = st.columns(4)
-    cols[0].metric("ETA", _format_eta(status.get("eta_s")) if state in ACTIVE_STATES else "—")
+    cols[0].metric("ETA", _format_eta(status.get("eta_s")) if progress.active else "—")
     cols[1].metric("Learning rate", f"{status['learning_rate']:.2e}" if status.get("learning_rate") else "—")
     best = history["val_accuracy"].max() if "val_accuracy" in history else None
     cols[2].metric("Best validation accuracy", f"{best:.1%}" if best is not None and best == best else "—")
@@ -197,7 +198,7 @@ def monitor(run_id: str, page_saw_active: bool, chance: float | None) -> None:
     if (glimpses := read_glimpses(run_dir)) is not None and len(glimpses.epochs):
         watched_faces(glimpses)
     buttons = st.columns(4)
-    if state in ACTIVE_STATES and buttons[0].button("Cancel", key="cancel_run", type="primary"):
+    if progress.active and buttons[0].button("Cancel", key="cancel_run", type="primary"):
         request_cancel(run_dir)
         st.toast("Cancel requested: the run stops after the current batch and keeps its last checkpoint.")
     if state in RESUMABLE_STATES and (run_dir / CHECKPOINT).exists() and buttons[0].button("Resume", key="resume_run"):

@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from typing import NoReturn
 
+import numpy as np
+
 from fer_core.data.ferplus import FerPlusVotes, load_votes_for
 from fer_core.data.loading import load_dataset
 from fer_core.data.stats import training_copies
@@ -42,8 +44,6 @@ def scored_split(path: str, split: str, *, without_training_copies: bool, ferplu
     """A labelled split, for each of its faces whether the same image is in Training
     (``without_training_copies`` leaves those faces out), and the FER+ votes of those faces
     when ``ferplus`` names a votes file (None otherwise)."""
-    import numpy as np
-
     dataset = labelled_dataset(path)
     positions = np.flatnonzero(dataset.usage == split)
     rows, in_training = dataset.split(split), training_copies(dataset, split)

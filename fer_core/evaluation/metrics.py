@@ -19,7 +19,7 @@ from fer_core.evaluation.calibration import expected_calibration_error
 from fer_core.evaluation.significance import wilson_interval
 from fer_core.files import atomic_path
 from fer_core.labels import CLASS_NAMES, NUM_CLASSES
-from fer_core.nets.classifiers import FastClassifier, load_classifier, scoring_classifier
+from fer_core.nets.classifiers import FastClassifier, classifier_for, load_classifier
 from fer_core.nets.decision import rule_for
 from fer_core.nets.tta import TTA_MODES, means_by_mode, with_tta
 from fer_core.paths import cache_dir
@@ -225,7 +225,7 @@ def split_probabilities(model_path: Path, data_path: Path, images: np.ndarray, s
             return cached
     except (OSError, ValueError):
         pass  # not scored yet (or a damaged entry): score again
-    probabilities = classify_in_batches(with_tta(scoring_classifier(model_path), tta), images, on_progress=on_progress)
+    probabilities = classify_in_batches(with_tta(classifier_for(model_path), tta), images, on_progress=on_progress)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_path(path) as temporary:

@@ -26,7 +26,7 @@ from fer_core.inference.faces import (
 )
 from fer_core.inference.lighting import matched_to_equalised, wants_equalised_crops
 from fer_core.labels import CLASS_NAMES
-from fer_core.nets.classifiers import FastClassifier, TFLiteClassifier, load_classifier
+from fer_core.nets.classifiers import classifier_for
 from fer_core.nets.decision import read_rule, rule_for, with_decision
 from fer_core.nets.live_variants import VARIANT_FILES, variant_tta
 from fer_core.nets.tta import TTA_LABELS, TTA_MODES, with_tta
@@ -160,15 +160,11 @@ def load_fast_classifier(model_path: Path, tta: str | None = None, decision: str
     model_path = Path(model_path)
     choice = _published_live_choice(model_path)
     tta = tta or (variant_tta(choice) if choice else "none")
-    tflite = model_path.with_name(choice["file"] if choice else "model_float.tflite")
-    rule = rule_for(model_path, decision)
-    if tflite.exists() and tflite.stat().st_mtime >= model_path.stat().st_mtime - 60:
-        return with_decision(with_tta(TFLiteClassifier(tflite), tta), rule)
-    return with_decision(with_tta(FastClassifier(load_classifier(model_path)), tta), rule)
+    classifier = classifier_for(model_path, choice["file"]) if choice else classifier_for(model_path)
+    return with_decision(with_tta(classifier, tta), rule_for(model_path, decision))
 
 
 def _published_live_choice(model_path: Path) -> dict | None:
-
     choice = read_metrics(model_path.parent).get("live_inference")
     trusted = isinstance(choice, dict) and choice.get("file") in VARIANT_FILES and variant_tta(choice) in TTA_MODES
     return choice if trusted else None

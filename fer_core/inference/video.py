@@ -60,15 +60,15 @@ def analyse_video(
                 if not ok or frame is None:
                     break
                 faces = predictor.predict(frame)
-                own = [replace(face, probabilities=face.probabilities.copy()) for face in faces]  # before smoothing
+                if key_frame_count and len(rows) % stride == 0:
+                    # Copies taken before smoothing, which rebinds each face's probabilities: a still shows its own answer.
+                    candidates.append((index / fps, frame, [replace(face) for face in faces]))
+                    if len(candidates) > 2 * key_frame_count:  # keep every other one: memory stays bounded
+                        candidates, stride = candidates[::2], stride * 2
                 if smoother is not None:
                     faces = smoother(faces)
                 row = {"time_s": index / fps, "frame": index, "faces": len(faces),
                        **main_face_columns(faces[0].probabilities if faces else None, faces[0].answer if faces else None)}
-                if key_frame_count and len(rows) % stride == 0:
-                    candidates.append((index / fps, frame, own))  # a still shows the frame's own answer, not the smoothed one
-                    if len(candidates) > 2 * key_frame_count:  # keep every other one: memory stays bounded
-                        candidates, stride = candidates[::2], stride * 2
                 rows.append(row)
                 if len(rows) >= MAX_ANALYSED_FRAMES:
                     break

@@ -128,12 +128,12 @@ class TFLiteClassifier:
         return np.stack(outputs) if outputs else np.zeros((0, 7), np.float32)
 
 
-def scoring_classifier(model_path: Path):
-    """What scores a model file over a whole split: the verified float TFLite twin of a published
-    model (the same probabilities to 1e-4, no TensorFlow import, faster on one face at a time),
-    else the Keras model called directly."""
+def classifier_for(model_path: Path, twin: str = "model_float.tflite"):
+    """The classifier that runs for a model file: its TFLite ``twin`` when ``publish`` wrote one beside
+    it (verified against Keras, no TensorFlow import, fast one face at a time; a file older than the
+    model by more than a minute is a leftover and is not trusted), else the Keras model called directly."""
     model_path = Path(model_path)
-    twin = model_path.with_name("model_float.tflite")
-    if twin.exists() and twin.stat().st_mtime >= model_path.stat().st_mtime - 60:
-        return TFLiteClassifier(twin)
+    tflite = model_path.with_name(twin)
+    if tflite.exists() and tflite.stat().st_mtime >= model_path.stat().st_mtime - 60:
+        return TFLiteClassifier(tflite)
     return FastClassifier(load_classifier(model_path))
