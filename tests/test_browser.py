@@ -355,7 +355,6 @@ def test_train_page_follows_a_run_to_its_end_without_a_reload(page, app: Running
     shot(page, "train-finished")
 
 
-
 def test_live_without_camera_permission_stops_asking_and_says_what_to_do(driver, app: RunningApp, camera_video: Path) -> None:
     """Without Chromium's fake permission prompt the camera is refused, as for a visitor who
     blocks it (or has none). streamlit-webrtc then restarts the failing start in a tight loop in

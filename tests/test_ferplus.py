@@ -143,6 +143,23 @@ def test_train_on_the_crowds_votes_says_how_many_faces_fell_back(tmp_path: Path)
     assert "--labels ferplus-votes --ferplus" in TrainConfig.load(run_dir / "config.json").command()
 
 
+def test_a_crowd_share_mixes_the_votes_with_the_fer_label(tmp_path: Path) -> None:
+    from fer_core.training.config import TrainConfig
+    from fer_core.training.loop import crowd_targets
+
+    data, votes = _dataset_and_votes(tmp_path)
+    config = TrainConfig(data=str(data), labels="ferplus-votes", ferplus=str(votes), crowd_share=0.25).validate()
+    lines: list[str] = []
+    targets = crowd_targets(config, np.array([6, 1, 3, 4, 5]), lines.append)
+    np.testing.assert_allclose(targets[1], [0.25 * 0.25, 0.75 + 0.25 * 0.75, 0, 0, 0, 0, 0])  # votes 2 anger, 6 disgust; label disgust
+    np.testing.assert_allclose(targets[4], np.eye(7)[5])  # no votes: the FER label whole, whatever the share
+    np.testing.assert_allclose(targets.sum(axis=1), 1, rtol=1e-6)
+    assert "(25% crowd, 75% FER label)" in lines[0]
+    assert "--crowd-share 0.25" in config.command()
+    with pytest.raises(FerError, match="a crowd share needs FER\\+ labels"):
+        TrainConfig(data=str(data), crowd_share=0.5).validate()
+
+
 @pytest.mark.skipif(not (SHARED / "ferplus" / "ferplus_dev.csv.gz").exists(), reason="needs the FER+ votes aligned with the dev copy in ../shared")
 def test_the_dev_copy_and_its_aligned_votes_agree_as_the_readme_says() -> None:
     dataset = load_dataset(SHARED / "fer2013" / "fer2013_dev.csv.gz")

@@ -81,12 +81,6 @@ def _grad_cam_image(column, model, face: np.ndarray, class_index: int | None, ca
         column.caption(f"No Grad-CAM: {exc}")
 
 
-
-
-
-
-
-
 def download_buttons(annotated_bgr: np.ndarray, faces: list[FaceResult], stem: str, key: str) -> None:
     cols = st.columns(3)
     cols[0].download_button("Image (PNG)", png_bytes(annotated_bgr), f"{stem}.png", "image/png", key=f"{key}_png")

@@ -28,7 +28,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     bench_data.add_argument("--json", action="store_true")
 
 
-
 def _info(args: argparse.Namespace) -> int:
     dataset = load_dataset(args.path)
     summary = dataset_summary(dataset)

@@ -67,7 +67,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     bench.add_argument("--json", action="store_true")
 
 
-
 def _predict(args: argparse.Namespace) -> int:
     predictor = Predictor.from_model(chosen_model_path(args), detector=args.detector, tta=args.tta, decision=args.decision)
     results, failures = [], 0

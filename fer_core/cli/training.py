@@ -43,6 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="fer: FER2013's labels; ferplus-majority: the FER+ crowd's majority; ferplus-votes: its vote shares "
                             "as soft targets (faces without a FER+ label keep their FER label)")
     train.add_argument("--ferplus", metavar="VOTES", help="FER+ votes file for --labels ferplus-* (default: FERPLUS_PATH, data/, the shipped file)")
+    train.add_argument("--crowd-share", type=float, default=defaults.crowd_share, metavar="SHARE",
+                       help="with --labels ferplus-*: the crowd's share of each target, the rest FER2013's label (default %(default)s)")
     train.add_argument("--teacher-weight", type=float, default=defaults.teacher_weight,
                        help="the teachers' share of the targets, the rest the labels (default %(default)s)")
     train.add_argument("--schedule", default=defaults.schedule, choices=SCHEDULES,
@@ -62,7 +64,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     cancel = sub.add_parser("cancel", help="ask a training run to stop")
     cancel.set_defaults(handler=_cancel)
     cancel.add_argument("run", help="run id or folder")
-
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -95,6 +96,7 @@ def _train(args: argparse.Namespace) -> int:
             swa_epochs=args.swa_epochs,
             labels=args.labels,
             ferplus=str(Path(args.ferplus).resolve()) if args.ferplus else "",
+            crowd_share=args.crowd_share,
             **({"dropout": args.dropout} if args.dropout is not None else {}),
         )
         run_dir, lock_fd = create_locked_run(config, name=args.name)  # a refused start creates no folder

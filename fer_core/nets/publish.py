@@ -73,8 +73,6 @@ def convert_tflite(model, *, quantise: bool) -> bytes:
     return converter.convert()
 
 
-
-
 def export_tflite(model, out_dir: Path, check_faces: np.ndarray) -> dict:
     """Write ``model_float.tflite`` and ``model_quant.tflite``, each verified against Keras."""
 

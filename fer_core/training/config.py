@@ -59,6 +59,7 @@ class TrainConfig:
     swa_epochs: int = 0  # >0: average the weights of the last N epochs (stochastic weight averaging)
     labels: str = "fer"  # one of LABEL_KINDS: FER2013's label, the FER+ crowd's majority, or its vote shares
     ferplus: str = ""  # the FER+ votes file for labels other than 'fer' (empty: FERPLUS_PATH, data/, the shipped file)
+    crowd_share: float = 1.0  # with FER+ labels: their share of each target, the rest FER2013's label
 
     def validate(self) -> TrainConfig:
         """Refuse impossible settings up front, before a process is started."""
@@ -98,6 +99,10 @@ class TrainConfig:
             problems.append("teacher weight must be in (0, 1]")
         if self.labels not in LABEL_KINDS:
             problems.append(f"labels must be one of {', '.join(LABEL_KINDS)}")
+        if not 0 < self.crowd_share <= 1:
+            problems.append("the crowd's share of the targets must be in (0, 1]")
+        elif self.crowd_share < 1 and self.labels == "fer":
+            problems.append("a crowd share needs FER+ labels (--labels ferplus-majority or ferplus-votes)")
         if self.ferplus and not Path(self.ferplus).is_file():
             problems.append(f"FER+ votes not found: {self.ferplus}")
         if not 0 <= self.swa_epochs <= self.epochs:
@@ -113,7 +118,7 @@ class TrainConfig:
                  "learning_rate": "--lr", "label_smoothing": "--label-smoothing", "dropout": "--dropout", "seed": "--seed",
                  "sample_per_class": "--sample-per-class", "init_from": "--init-from", "precision": "--precision",
                  "erasing": "--erasing", "schedule": "--schedule", "swa_epochs": "--swa-epochs", "labels": "--labels",
-                 "ferplus": "--ferplus"}
+                 "ferplus": "--ferplus", "crowd_share": "--crowd-share"}
         parts = ["python -m fer_core train", f"--data {portable_path(self.data)}"]
         for name, flag in flags.items():
             value = getattr(self, name)

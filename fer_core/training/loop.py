@@ -46,8 +46,6 @@ STATUS_INTERVAL_S = 1.0
 HISTORY_FIELDS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds")
 
 
-
-
 class RunCancelled(Exception):
     """Raised inside ``fit`` to stop at once, without finishing the epoch."""
 
@@ -99,9 +97,10 @@ def crowd_targets(config: TrainConfig, labels: np.ndarray, log: RunLog) -> np.nd
             raise FerError("no FER+ votes fit this dataset: " + ("; ".join(reasons) or "set FERPLUS_PATH or pass --ferplus"))
     positions = training_positions(config, dataset)
     targets, fell_back = soft_targets(FerPlusVotes(votes.votes[positions], votes.source), labels, config.labels)
-    log(f"targets: {config.labels} from {Path(votes.source).name}; {fell_back} of {len(labels)} faces have no FER+ label "
+    mixed = f" ({config.crowd_share:.0%} crowd, {1 - config.crowd_share:.0%} FER label)" if config.crowd_share < 1 else ""
+    log(f"targets: {config.labels}{mixed} from {Path(votes.source).name}; {fell_back} of {len(labels)} faces have no FER+ label "
         "and keep their FER label")
-    return targets
+    return (config.crowd_share * targets + (1 - config.crowd_share) * one_hot(labels)).astype(np.float32)
 
 
 def one_hot(labels: np.ndarray) -> np.ndarray:
@@ -225,16 +224,6 @@ def compile_model(model, config: TrainConfig, steps_per_epoch: int) -> None:
         loss=keras.losses.CategoricalCrossentropy(label_smoothing=config.label_smoothing),
         metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
     )
-
-
-
-
-
-
-
-
-
-
 
 
 def estimate_eta(recent_batch_seconds: list[float], epoch_seconds: list[float], *, batches_left: int,
