@@ -19,6 +19,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fer_core.data.loading import load_dataset
+from fer_core.errors import FerError
 from fer_core.evaluation.metrics import predict_probabilities
 from fer_core.evaluation.significance import format_p_value, paired_comparison
 from fer_core.nets.classifiers import load_classifier
@@ -64,4 +65,8 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    try:
+        raise SystemExit(main())
+    except FerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
