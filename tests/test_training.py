@@ -518,3 +518,47 @@ def test_a_run_committed_to_models_wip_mid_training_resumes_on_another_checkout(
     assert train_run(copy, resume=True) == "finished"
     assert [int(row["epoch"]) for row in read_history(copy)] == [1, 2]
     assert (copy / "best.keras").is_file() and (copy / "glimpses.npz").is_file()  # the watched faces start again from the data
+
+
+def test_a_run_packed_in_float16_resumes_as_its_float32_state_does(tiny_dataset: Path, tmp_path: Path) -> None:
+    """``pack`` halves what a carried-over run commits; resuming from it must train on as the
+    float32 state would, in float32 again, and a run still training is left alone."""
+    import shutil
+    import zipfile
+
+    import h5py
+
+    from fer_core.training.carry_over import halve_run_state
+    from fer_core.training.loop import train_run
+    from fer_core.training.runs import create_run
+
+    config = TrainConfig(data=str(tiny_dataset), arch="tiny", epochs=1, batch_size=8)
+    run_dir = create_run(config)
+    assert train_run(run_dir) == "finished"
+    config.epochs = 2
+    (run_dir / "config.json").write_text(config.to_json())
+    plain, packed = (shutil.copytree(run_dir, tmp_path / name) for name in ("plain", "packed"))
+
+    sizes = run_cli("pack", str(packed))
+    assert sizes.returncode == 0, sizes.stderr
+    assert "checkpoint.keras: " in sizes.stdout and "best.keras: " in sizes.stdout
+    assert (packed / "checkpoint.keras").stat().st_size < 0.6 * (plain / "checkpoint.keras").stat().st_size
+
+    def weight_dtypes(model_file: Path) -> set[str]:
+        with zipfile.ZipFile(model_file) as archive, h5py.File(archive.open("model.weights.h5"), "r") as weights:
+            found: set[str] = set()
+            weights.visititems(lambda _, item: found.add(str(item.dtype)) if isinstance(item, h5py.Dataset) else None)
+            return found
+
+    assert "float32" not in weight_dtypes(packed / "checkpoint.keras") and "int64" in weight_dtypes(packed / "checkpoint.keras")
+
+    assert train_run(plain, resume=True) == "finished" and train_run(packed, resume=True) == "finished"
+    first, second = read_history(plain)[1], read_history(packed)[1]
+    assert second["learning_rate"] == first["learning_rate"]  # the step counter, and with it the schedule, survived
+    assert second["loss"] == pytest.approx(first["loss"], abs=2e-3)
+    assert second["val_loss"] == pytest.approx(first["val_loss"], abs=2e-3)
+    assert "float16" not in weight_dtypes(packed / "checkpoint.keras")  # it trains on, and saves, in float32
+
+    (plain / "status.json").write_text(json.dumps({"state": "running", "pid": os.getpid()}))
+    with pytest.raises(FerError, match="cancel it"):
+        halve_run_state(plain)

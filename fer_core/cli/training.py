@@ -1,4 +1,4 @@
-"""Training commands: start or resume a run, list runs, cancel one."""
+"""Training commands: start or resume a run, list runs, cancel one, pack a stopped one for a commit."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from fer_core.cli.common import print_json
 from fer_core.errors import FerError
 from fer_core.nets.architectures import ARCHITECTURES
 from fer_core.nets.ensemble import member_model_path
+from fer_core.training.carry_over import halve_run_state
 from fer_core.training.config import LABEL_KINDS, OPTIMISERS, PRECISIONS, SCHEDULES, TrainConfig
 from fer_core.training.loop import train_run
 from fer_core.training.runs import create_locked_run, list_runs, request_cancel, resolve_run_dir
@@ -64,6 +65,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     cancel = sub.add_parser("cancel", help="ask a training run to stop")
     cancel.set_defaults(handler=_cancel)
     cancel.add_argument("run", help="run id or folder")
+
+    pack = sub.add_parser("pack", help="store a stopped run's checkpoint and best model in float16, to commit it under models/wip/")
+    pack.set_defaults(handler=_pack)
+    pack.add_argument("run", help="run id or folder")
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -125,4 +130,10 @@ def _runs(args: argparse.Namespace) -> int:
 
 def _cancel(args: argparse.Namespace) -> int:
     request_cancel(resolve_run_dir(args.run))
+    return 0
+
+
+def _pack(args: argparse.Namespace) -> int:
+    for name, (before, after) in halve_run_state(resolve_run_dir(args.run)).items():
+        print(f"{name}: {before / 1e6:.1f} MB -> {after / 1e6:.1f} MB")
     return 0
