@@ -6,6 +6,7 @@ and so they can be checked without a browser.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 
 import numpy as np
@@ -15,6 +16,7 @@ import plotly.graph_objects as go
 
 from fer_core.data.ferplus import TO_FER
 from fer_core.labels import CLASS_COLOURS, CLASS_NAMES, IMAGE_SIZE
+from fer_core.training.routes import Route
 
 CLASS_ORDER = {"class": list(CLASS_NAMES)}
 
@@ -141,6 +143,27 @@ def runs_comparison_figure(histories: dict[str, pd.DataFrame], metric: str = "va
                                         line={"color": palette[number % len(palette)]}))
     figure.update_layout(height=330, margin={"t": 30, "b": 10}, xaxis_title="epoch", yaxis_title=RUN_METRICS[metric],
                          legend={"orientation": "h", "y": -0.25})
+    return figure
+
+
+def route_curves_figure(routes: Sequence[Route], reference: tuple[str, float] | None = None) -> go.Figure:
+    """Validation accuracy against CPU-hours, one line per training route, a dotted line where each
+    later stage began: what more hours bought, and where they stopped paying. ``reference`` draws
+    a level to beat, e.g. the shipped default's."""
+    figure = go.Figure()
+    palette = px.colors.qualitative.Plotly
+    for number, route in enumerate(routes):
+        colour = palette[number % len(palette)]
+        figure.add_trace(go.Scatter(x=[p.hours for p in route.points], y=[p.accuracy for p in route.points], name=route.name,
+                                    mode="lines", line={"color": colour}))
+        for before, point in itertools.pairwise(route.points):
+            if point.stage != before.stage:
+                figure.add_vline(x=before.hours, line={"dash": "dot", "color": colour, "width": 1})
+    if reference is not None:
+        figure.add_hline(y=reference[1], line={"dash": "dash", "color": "grey"}, annotation_text=reference[0],
+                         annotation_position="bottom right")
+    figure.update_layout(height=330, margin={"t": 30, "b": 10}, xaxis_title="CPU-hours", yaxis_title="validation accuracy",
+                         yaxis_tickformat=".0%", legend={"orientation": "h", "y": -0.25})
     return figure
 
 

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-BEST_MODEL = "best.keras"  # a run's best epoch (float32), what publish and Evaluate load
+BEST_MODEL = "best.keras"  # a run's best epoch, what publish and Evaluate load (float16 on disk once `pack`ed)
 CHECKPOINT = "checkpoint.keras"  # a run's last epoch with optimiser state, what --resume loads
 STATUS = "status.json"  # a run's state and progress, rewritten several times an epoch
 HISTORY = "history.csv"  # a run's row per epoch

@@ -17,6 +17,11 @@ def runs_dir() -> Path:
     return Path(os.environ.get("FER_RUNS_DIR", MODELS_DIR / "runs"))
 
 
+def wip_dir() -> Path:
+    """Where long runs are carried between sittings (committed, resumable); ``FER_WIP_DIR`` moves it for tests."""
+    return Path(os.environ.get("FER_WIP_DIR", MODELS_DIR / "wip"))
+
+
 def cache_dir() -> Path:
     """Where parsed-dataset caches go; gitignored because they hold FER2013 pixels."""
     return Path(os.environ.get("FER_CACHE_DIR", DATA_DIR / ".cache"))

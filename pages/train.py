@@ -26,6 +26,7 @@ from fer_core.nets.publish import (
 from fer_core.training.config import OPTIMISERS, SCHEDULES, TrainConfig
 from fer_core.training.estimate import describe_duration, estimate_epoch_seconds
 from fer_core.training.glimpses import read_glimpses
+from fer_core.training.routes import routes_in
 from fer_core.training.runs import (
     ACTIVE_STATES,
     RESUMABLE_STATES,
@@ -131,6 +132,17 @@ with st.expander("New training run", expanded=not runs):
             else:
                 st.session_state["selected_run"] = run_dir.name
                 st.rerun()
+
+if long_routes := routes_in(paths.wip_dir()):
+    with st.expander(f"Long runs carried between sessions ({len(long_routes)})"):
+        st.caption("Runs too long for one sitting are committed in `models/wip/` and resumed in the next; a route may "
+                   "continue in stages, each started from the last one's model (a dotted line marks where). Validation "
+                   "accuracy after each epoch against the CPU-hours spent so far: what more hours buy, and where they "
+                   "stop paying. Resume one with `python -m fer_core train --resume models/wip/<run-id>`.")
+        shipped = read_metrics(paths.DEFAULT_MODEL_DIR).get("accuracy_no_tta")
+        st.plotly_chart(charts.route_curves_figure(long_routes, ("shipped default (two nets averaged)", shipped) if shipped else None),
+                        key="route_curves")
+        st.dataframe(pd.DataFrame([route.summary() for route in long_routes]), hide_index=True)
 
 if not runs:
     st.info("No runs yet: start one above.")

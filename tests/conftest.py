@@ -54,10 +54,12 @@ def faces() -> tuple[np.ndarray, np.ndarray, list[str]]:
 
 @pytest.fixture(autouse=True)
 def isolated_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Caches and runs go to temporary folders so tests never touch the repo's data/ or models/runs/."""
+    """Caches and runs go to temporary folders so tests never touch the repo's data/, models/runs/ or
+    models/wip/ (whose committed long runs would otherwise appear on every Train page test)."""
     base = tmp_path_factory.mktemp("state")
     monkeypatch.setenv("FER_CACHE_DIR", str(base / "cache"))
     monkeypatch.setenv("FER_RUNS_DIR", str(base / "runs"))
+    monkeypatch.setenv("FER_WIP_DIR", str(base / "wip"))
     monkeypatch.delenv("FER_PUBLIC_DEMO", raising=False)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 

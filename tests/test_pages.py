@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import zipfile
 from pathlib import Path
@@ -13,6 +14,7 @@ import pandas as pd
 import pytest
 from conftest import REPO_ROOT, random_faces, seeded_tiny_model, write_fer_csv
 from streamlit.testing.v1 import AppTest
+from test_routes import write_run
 
 from fer_core.inference.captures import captures_zip
 from fer_core.labels import CLASS_NAMES, WHAT_IT_READS
@@ -158,6 +160,19 @@ def test_train_page_without_runs_offers_the_form(small_dataset: Path) -> None:
     app = run_page("train")
     assert any("No runs yet" in i.value for i in app.info)
     assert app.button(key="FormSubmitter:train_form-Start training") is not None
+
+
+def test_train_page_draws_the_long_runs_carried_in_wip_against_cpu_hours(small_dataset: Path) -> None:
+    wip = Path(os.environ["FER_WIP_DIR"])
+    write_run(wip / "20261201-000000-vgg-long", [(1, 0.50, 3600), (2, 0.60, 3600)])
+    write_run(wip / "20261202-000000-vgg-long-stage2", [(1, 0.64, 1800)], init_from="/elsewhere/models/wip/20261201-000000-vgg-long/best.keras")
+    app = run_page("train")
+    assert not app.exception, [e.value for e in app.exception]
+    assert any(e.label == "Long runs carried between sessions (1)" for e in app.expander)
+    table = app.dataframe[0].value
+    assert table.to_dict("records") == [{"route (last stage)": "20261202-000000-vgg-long-stage2", "stages": 2, "epochs": 3,
+                                         "CPU-hours": 2.5, "best validation accuracy": "64.0%", "last stage": "unknown"}]
+    assert len(app.get("plotly_chart")) == 1
 
 
 def test_train_page_start_creates_a_run_with_the_form_values(small_dataset: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,0 +1,93 @@
+"""Training routes: chains of runs continued stage after stage, and their accuracy against CPU-hours.
+
+A long run outlives a sitting by being carried in ``models/wip/`` and resumed; a route also
+continues as a new stage started from an earlier stage's model (``--init-from``). What a route
+bought is its validation accuracy against the hours spent, summed over its stages from their
+``history.csv`` (wall-clock seconds per epoch; the long runs here train on one core each, so these
+are CPU-hours). The model issue asks for this curve for every route tried, and the Train page
+draws it for the runs carried in ``models/wip/``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from fer_core.errors import FerError
+from fer_core.training.config import TrainConfig
+from fer_core.training.runs import read_history, read_status
+
+
+@dataclass(frozen=True)
+class CurvePoint:
+    """One epoch of a route: where it stood after this many hours."""
+
+    stage: int
+    epoch: int
+    hours: float
+    accuracy: float
+    best: float
+
+
+@dataclass(frozen=True)
+class Route:
+    """A chain of run folders, first stage first; named after its last stage."""
+
+    stages: tuple[Path, ...]
+    points: tuple[CurvePoint, ...]
+
+    @property
+    def name(self) -> str:
+        return self.stages[-1].name
+
+    def summary(self) -> dict:
+        """One row of the Train page's table of long runs."""
+        last = self.points[-1]
+        return {"route (last stage)": self.name, "stages": len(self.stages), "epochs": len(self.points),
+                "CPU-hours": round(last.hours, 1), "best validation accuracy": f"{last.best:.1%}",
+                "last stage": read_status(self.stages[-1]).get("state", "unknown")}
+
+
+def route_curve(stage_folders: list[Path]) -> list[CurvePoint]:
+    """The route's epochs in order, hours accumulated over its stages."""
+    points: list[CurvePoint] = []
+    hours = best = 0.0
+    for stage, folder in enumerate(stage_folders, start=1):
+        history = read_history(folder)
+        if not history:
+            raise FerError(f"{folder}: no readable history.csv (not a run folder, or no epoch finished)")
+        for row in history:
+            hours += row["seconds"] / 3600
+            best = max(best, row["val_accuracy"])
+            points.append(CurvePoint(stage, int(row["epoch"]), hours, row["val_accuracy"], best))
+    return points
+
+
+def _started_from(run_dir: Path, siblings: dict[str, Path]) -> Path | None:
+    """The sibling run this one was started from: ``init_from`` names a file in another run's
+    folder, by an absolute path from the machine it started on, so the folder's name decides."""
+    try:
+        init_from = TrainConfig.load(run_dir / "config.json").init_from
+    except FerError:
+        return None
+    return siblings.get(Path(init_from).parent.name) if init_from else None
+
+
+def routes_in(folder: Path) -> list[Route]:
+    """Every route whose stages are run folders in ``folder`` (e.g. ``models/wip/``), longest first;
+    runs without a finished epoch are left out."""
+    runs = {path.name: path for path in sorted(folder.iterdir()) if (path / "config.json").is_file()} if folder.is_dir() else {}
+    parents = {name: _started_from(path, runs) for name, path in runs.items()}
+    continued = {parent.name for parent in parents.values() if parent is not None}
+    routes = []
+    for name in runs:
+        if name in continued:
+            continue
+        chain = [runs[name]]
+        while (parent := parents[chain[0].name]) is not None and parent not in chain:
+            chain.insert(0, parent)
+        try:
+            routes.append(Route(tuple(chain), tuple(route_curve(chain))))
+        except FerError:
+            continue
+    return sorted(routes, key=lambda route: -route.points[-1].hours)

@@ -1,0 +1,57 @@
+"""Training routes: stages chained by the folder they started from, hours added up across them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO_ROOT
+
+from fer_core.training.config import TrainConfig
+from fer_core.training.routes import route_curve, routes_in
+
+HEADER = "epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds\n"
+
+
+def write_run(folder: Path, rows: list[tuple[int, float, float]], init_from: str = "") -> Path:
+    """A run folder as the trainer leaves it: its config and a history of (epoch, val_accuracy, seconds)."""
+    folder.mkdir(parents=True)
+    (folder / "config.json").write_text(TrainConfig(data="fer2013.csv", init_from=init_from).to_json())
+    lines = [f"{epoch}.0,1.0,0.5,1.0,{accuracy},0.01,{seconds}\n" for epoch, accuracy, seconds in rows]
+    (folder / "history.csv").write_text(HEADER + "".join(lines))
+    return folder
+
+
+def test_a_second_stage_continues_the_hours_and_the_best_of_the_first(tmp_path: Path) -> None:
+    first = write_run(tmp_path / "one", [(1, 0.40, 1800), (2, 0.60, 1800)])
+    second = write_run(tmp_path / "two", [(1, 0.55, 3600), (2, 0.65, 3600)])
+    points = route_curve([first, second])
+    assert [(p.stage, p.epoch) for p in points] == [(1, 1), (1, 2), (2, 1), (2, 2)]
+    assert [p.hours for p in points] == pytest.approx([0.5, 1.0, 2.0, 3.0])
+    assert [p.best for p in points] == pytest.approx([0.40, 0.60, 0.60, 0.65])
+
+
+def test_routes_follow_init_from_by_folder_name_wherever_the_stage_was_started(tmp_path: Path) -> None:
+    wip = tmp_path / "wip"
+    write_run(wip / "a-stage1", [(1, 0.5, 3600)])
+    write_run(wip / "b-stage2", [(1, 0.6, 3600), (2, 0.62, 3600)], init_from="/another/machine/models/wip/a-stage1/best.keras")
+    write_run(wip / "c-alone", [(1, 0.3, 600)], init_from="/elsewhere/models/default/model.keras")
+    (wip / "d-no-epoch").mkdir()
+    (wip / "d-no-epoch" / "config.json").write_text(TrainConfig(data="x.csv").to_json())
+    routes = routes_in(wip)
+    assert [route.name for route in routes] == ["b-stage2", "c-alone"]  # longest first; the one without an epoch left out
+    assert [stage.name for stage in routes[0].stages] == ["a-stage1", "b-stage2"]
+    assert routes[0].points[-1].hours == pytest.approx(3.0) and routes[0].points[-1].best == pytest.approx(0.62)
+    assert routes_in(tmp_path / "missing") == []
+
+
+def test_the_script_prints_each_route_and_a_folder_without_history_is_one_error_line(tmp_path: Path) -> None:
+    script = str(REPO_ROOT / "scripts" / "route_curve.py")
+    run = write_run(tmp_path / "one", [(1, 0.40, 1800), (2, 0.60, 1800)])
+    printed = subprocess.run([sys.executable, script, "--every", "1", f"long={run}"], capture_output=True, text=True, check=False)
+    assert printed.returncode == 0 and "long: 2 epochs, 1.00 CPU-hours, best 60.00%" in printed.stdout
+    refused = subprocess.run([sys.executable, script, f"x={tmp_path}"], capture_output=True, text=True, check=False)
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("error: x:") and "Traceback" not in refused.stderr
