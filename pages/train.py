@@ -140,7 +140,7 @@ if long_routes := routes_in(paths.wip_dir()):
                    "accuracy after each epoch against the CPU-hours spent so far: what more hours buy, and where they "
                    "stop paying. Resume one with `python -m fer_core train --resume models/wip/<run-id>`.")
         shipped = read_metrics(paths.DEFAULT_MODEL_DIR).get("accuracy_no_tta")
-        st.plotly_chart(charts.route_curves_figure(long_routes, ("shipped default (two nets averaged)", shipped) if shipped else None),
+        st.plotly_chart(charts.route_curves_figure(long_routes, (f"shipped default (two nets averaged): {shipped:.1%}", shipped) if shipped else None),
                         key="route_curves")
         st.dataframe(pd.DataFrame([route.summary() for route in long_routes]), hide_index=True)
 
