@@ -18,16 +18,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from fer_core.errors import FerError
 from fer_core.paths import wip_dir
-from fer_core.training.routes import CurvePoint, route_curve, routes_in
+from fer_core.training.routes import CurvePoint, gain_in_last_hour, route_curve, routes_in
 
 
 def print_route(name: str, points: list[CurvePoint], every: int) -> None:
+    """The route's table, then its totals and what its last CPU-hour bought."""
     print(f"{name}\n{'stage':>5}{'epoch':>6}{'CPU-h':>7}{'val acc':>9}{'best':>8}")
     for index, point in enumerate(points):
         stage_ends = index + 1 == len(points) or points[index + 1].stage != point.stage
         if point.epoch % every == 0 or stage_ends:
             print(f"{point.stage:>5}{point.epoch:>6}{point.hours:>7.2f}{point.accuracy:>9.2%}{point.best:>8.2%}")
-    print(f"{name}: {len(points)} epochs, {points[-1].hours:.2f} CPU-hours, best {points[-1].best:.2%}\n")
+    gain = gain_in_last_hour(points)
+    bought = f", the last CPU-hour {gain * 100:+.2f} points" if gain is not None else ""
+    print(f"{name}: {len(points)} epochs, {points[-1].hours:.2f} CPU-hours, best {points[-1].best:.2%}{bought}\n")
 
 
 def main() -> int:

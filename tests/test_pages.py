@@ -171,7 +171,8 @@ def test_train_page_draws_the_long_runs_carried_in_wip_against_cpu_hours(small_d
     assert any(e.label == "Long runs carried between sessions (1)" for e in app.expander)
     table = app.dataframe[0].value
     assert table.to_dict("records") == [{"route (last stage)": "20261202-000000-vgg-long-stage2", "stages": 2, "epochs": 3,
-                                         "CPU-hours": 2.5, "best validation accuracy": "64.0%", "last stage": "unknown"}]
+                                         "CPU-hours": 2.5, "best validation accuracy": "64.0%",
+                                         "gain in the last CPU-hour": "+14.00 points", "last stage": "unknown"}]
     assert len(app.get("plotly_chart")) == 1
 
 

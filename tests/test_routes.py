@@ -10,7 +10,7 @@ import pytest
 from conftest import REPO_ROOT
 
 from fer_core.training.config import TrainConfig
-from fer_core.training.routes import route_curve, routes_in
+from fer_core.training.routes import gain_in_last_hour, route_curve, routes_in
 
 HEADER = "epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds\n"
 
@@ -44,6 +44,8 @@ def test_routes_follow_init_from_by_folder_name_wherever_the_stage_was_started(t
     assert [route.name for route in routes] == ["b-stage2", "c-alone"]  # longest first; the one without an epoch left out
     assert [stage.name for stage in routes[0].stages] == ["a-stage1", "b-stage2"]
     assert routes[0].points[-1].hours == pytest.approx(3.0) and routes[0].points[-1].best == pytest.approx(0.62)
+    assert gain_in_last_hour(routes[0].points) == pytest.approx(0.02)  # best 0.62 at 3.0 h against 0.60 at 2.0 h
+    assert gain_in_last_hour(routes[1].points) is None  # ten minutes: no hour to look back over
     assert routes_in(tmp_path / "missing") == []
 
 

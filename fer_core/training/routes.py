@@ -10,6 +10,7 @@ draws it for the runs carried in ``models/wip/``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,10 +43,19 @@ class Route:
 
     def summary(self) -> dict:
         """One row of the Train page's table of long runs."""
-        last = self.points[-1]
+        last, gain = self.points[-1], gain_in_last_hour(self.points)
         return {"route (last stage)": self.name, "stages": len(self.stages), "epochs": len(self.points),
                 "CPU-hours": round(last.hours, 1), "best validation accuracy": f"{last.best:.1%}",
+                "gain in the last CPU-hour": f"{gain * 100:+.2f} points" if gain is not None else "—",
                 "last stage": read_status(self.stages[-1]).get("state", "unknown")}
+
+
+def gain_in_last_hour(points: Sequence[CurvePoint]) -> float | None:
+    """Best accuracy now minus the best one CPU-hour earlier: what the latest hour bought, the
+    plainest guide to what more hours would (None for a route shorter than an hour)."""
+    last = points[-1]
+    earlier = [point.best for point in points if point.hours <= last.hours - 1]
+    return last.best - earlier[-1] if earlier else None
 
 
 def route_curve(stage_folders: list[Path]) -> list[CurvePoint]:
