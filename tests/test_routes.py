@@ -42,6 +42,9 @@ def test_routes_follow_init_from_by_folder_name_wherever_the_stage_was_started(t
     (wip / "d-no-epoch" / "config.json").write_text(TrainConfig(data="x.csv").to_json())
     routes = routes_in(wip)
     assert [route.name for route in routes] == ["b-stage2", "c-alone"]  # longest first; the one without an epoch left out
+    (wip / "e-stage3-starting").mkdir()
+    (wip / "e-stage3-starting" / "config.json").write_text(TrainConfig(data="x.csv", init_from="/m/models/wip/b-stage2/best.keras").to_json())
+    assert [route.name for route in routes_in(wip)] == ["b-stage2", "c-alone"]  # a stage just started hides nothing
     assert [stage.name for stage in routes[0].stages] == ["a-stage1", "b-stage2"]
     assert routes[0].points[-1].hours == pytest.approx(3.0) and routes[0].points[-1].best == pytest.approx(0.62)
     assert gain_in_last_hour(routes[0].points) == pytest.approx(0.02)  # best 0.62 at 3.0 h against 0.60 at 2.0 h

@@ -85,7 +85,7 @@ def _started_from(run_dir: Path, siblings: dict[str, Path]) -> Path | None:
 
 def routes_in(folder: Path) -> list[Route]:
     """Every route whose stages are run folders in ``folder`` (e.g. ``models/wip/``), longest first;
-    runs without a finished epoch are left out."""
+    a stage without a finished epoch (one just started) is left out, the stages before it are not."""
     runs = {path.name: path for path in sorted(folder.iterdir()) if (path / "config.json").is_file()} if folder.is_dir() else {}
     parents = {name: _started_from(path, runs) for name, path in runs.items()}
     continued = {parent.name for parent in parents.values() if parent is not None}
@@ -96,8 +96,6 @@ def routes_in(folder: Path) -> list[Route]:
         chain = [runs[name]]
         while (parent := parents[chain[0].name]) is not None and parent not in chain:
             chain.insert(0, parent)
-        try:
+        if chain := [stage for stage in chain if read_history(stage)]:
             routes.append(Route(tuple(chain), tuple(route_curve(chain))))
-        except FerError:
-            continue
     return sorted(routes, key=lambda route: -route.points[-1].hours)
