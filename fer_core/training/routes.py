@@ -60,12 +60,18 @@ def gain_in_last_hour(points: Sequence[CurvePoint]) -> float | None:
 
 def route_curve(stage_folders: list[Path]) -> list[CurvePoint]:
     """The route's epochs in order, hours accumulated over its stages."""
-    points: list[CurvePoint] = []
-    hours = best = 0.0
-    for stage, folder in enumerate(stage_folders, start=1):
-        history = read_history(folder)
+    histories = [read_history(folder) for folder in stage_folders]
+    for folder, history in zip(stage_folders, histories, strict=True):
         if not history:
             raise FerError(f"{folder}: no readable history.csv (not a run folder, or no epoch finished)")
+    return _curve(histories)
+
+
+def _curve(histories: list[list[dict]]) -> list[CurvePoint]:
+    """Each stage's history rows in turn, the hours and the best accuracy carried across stages."""
+    points: list[CurvePoint] = []
+    hours = best = 0.0
+    for stage, history in enumerate(histories, start=1):
         for row in history:
             hours += row["seconds"] / 3600
             best = max(best, row["val_accuracy"])
@@ -96,6 +102,7 @@ def routes_in(folder: Path) -> list[Route]:
         chain = [runs[name]]
         while (parent := parents[chain[0].name]) is not None and parent not in chain:
             chain.insert(0, parent)
-        if chain := [stage for stage in chain if read_history(stage)]:
-            routes.append(Route(tuple(chain), tuple(route_curve(chain))))
+        read = [(stage, history) for stage in chain if (history := read_history(stage))]  # each history read once
+        if read:
+            routes.append(Route(tuple(stage for stage, _ in read), tuple(_curve([history for _, history in read]))))
     return sorted(routes, key=lambda route: -route.points[-1].hours)
