@@ -520,6 +520,28 @@ def test_a_run_committed_to_models_wip_mid_training_resumes_on_another_checkout(
     assert (copy / "best.keras").is_file() and (copy / "glimpses.npz").is_file()  # the watched faces start again from the data
 
 
+def test_a_second_stage_resumes_after_the_first_stages_weights_were_dropped(tiny_dataset: Path) -> None:
+    """A carried-over route keeps only its latest stage's weights in ``models/wip/``: resuming the
+    second stage loads its own checkpoint and never needs the file it started from, while a start
+    without a checkpoint still needs it."""
+    from fer_core.training.loop import train_run
+    from fer_core.training.runs import create_run
+
+    first = create_run(TrainConfig(data=str(tiny_dataset), arch="tiny", epochs=1, batch_size=8))
+    assert train_run(first) == "finished"
+    config = TrainConfig(data=str(tiny_dataset), arch="tiny", epochs=1, batch_size=8, init_from=str(first / "best.keras"))
+    second = create_run(config)
+    assert train_run(second) == "finished"
+    config.epochs = 2
+    (second / "config.json").write_text(config.to_json())
+    (first / "best.keras").unlink()
+
+    with pytest.raises(FerError, match="model to start from not found"):
+        config.validate()
+    assert train_run(second, resume=True) == "finished"
+    assert [int(row["epoch"]) for row in read_history(second)] == [1, 2]
+
+
 def test_a_run_packed_in_float16_resumes_as_its_float32_state_does(tiny_dataset: Path, tmp_path: Path) -> None:
     """``pack`` halves what a carried-over run commits; resuming from it must train on as the
     float32 state would, in float32 again, and a run still training is left alone."""

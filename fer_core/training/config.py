@@ -61,8 +61,12 @@ class TrainConfig:
     ferplus: str = ""  # the FER+ votes file for labels other than 'fer' (empty: FERPLUS_PATH, data/, the shipped file)
     crowd_share: float = 1.0  # with FER+ labels: their share of each target, the rest FER2013's label
 
-    def validate(self) -> TrainConfig:
-        """Refuse impossible settings up front, before a process is started."""
+    def validate(self, *, from_checkpoint: bool = False) -> TrainConfig:
+        """Refuse impossible settings up front, before a process is started.
+
+        ``from_checkpoint``: a resume that loads the run's own checkpoint never reads ``init_from``, so
+        its file may be gone (an earlier stage's weights dropped from ``models/wip/`` to save space).
+        """
 
         problems = []
         if self.arch not in ARCHITECTURES:
@@ -92,7 +96,7 @@ class TrainConfig:
             problems.append("sample per class must be 0 (all) or positive")
         if not self.data:
             problems.append("no dataset given")
-        if self.init_from and not Path(self.init_from).is_file():
+        if self.init_from and not from_checkpoint and not Path(self.init_from).is_file():
             problems.append(f"model to start from not found: {self.init_from}")
         problems += [f"teacher model not found: {teacher}" for teacher in self.teachers if not Path(teacher).is_file()]
         if not 0 < self.teacher_weight <= 1:

@@ -363,7 +363,8 @@ def train_run(run_dir: Path, *, resume: bool = False, lock_fd: int | None = None
 def _train(run_dir: Path, resume: bool, stop_flag: dict, log: RunLog) -> str:
     started = time.time()
     try:
-        config = TrainConfig.load(run_dir / "config.json").validate()
+        checkpoint = run_dir / CHECKPOINT
+        config = TrainConfig.load(run_dir / "config.json").validate(from_checkpoint=resume and checkpoint.exists())
         _set_status(run_dir, "running", message="loading data", batch=0)
 
         if ARCHITECTURES[config.arch].train_without_onednn:
@@ -378,7 +379,6 @@ def _train(run_dir: Path, resume: bool, stop_flag: dict, log: RunLog) -> str:
         keras.mixed_precision.set_global_policy("mixed_bfloat16" if config.precision == "bfloat16" else "float32")
         steps = int(np.ceil(len(x_train) / config.batch_size))
         history = read_history(run_dir) if resume else []
-        checkpoint = run_dir / CHECKPOINT
         backend = keras.backend.backend()
         with _distribution_scope(backend):
             if resume and checkpoint.exists():
