@@ -61,8 +61,9 @@ if metrics:
     live = metrics.get("live_inference")
     if live:
         cols[3].metric("Live, per face", f"{live['latency_ms']:.1f} ms",
-                       help=f"{live['file']} with {live['tta']} TTA ({live['accuracy']:.1%} on PublicTest), "
-                            "measured on a 2-core CPU when the model was published.")
+                       help=f"{live['file']} with {live['tta']} TTA ({live['accuracy']:.1%} on PublicTest"
+                            + (f", {live['accuracy_balanced']:.1%} by the balanced rule it answers with" if "accuracy_balanced" in live else "")
+                            + "), measured on a 2-core CPU when the model was published.")
     st.caption(f"{metrics.get('arch', '?')} · {metrics.get('parameters', 0):,} parameters · "
                f"published {metrics.get('published_at', '?')}")
     card = DEFAULT_MODEL_DIR / "model_card.md"

@@ -11,8 +11,10 @@ import pytest
 from conftest import random_faces, write_fer_csv
 from test_cli_data import run_cli
 
+from fer_core.data.loading import load_dataset
 from fer_core.errors import FerError
 from fer_core.files import read_metrics, write_json_atomic
+from fer_core.nets.classifiers import TFLiteClassifier
 from fer_core.nets.decision import (
     DecisionRule,
     choose_tau,
@@ -123,3 +125,10 @@ def test_publish_records_the_training_prior_and_a_tau_and_the_card_explains_it(t
     assert read_rule(target) == DecisionRule(tuple(entry["prior"]), entry["tau"])
     card = (target / "model_card.md").read_text()
     assert "## Decision rule" in card and f"tau = {entry['tau']:g}" in card and "| raw (`--decision raw`) |" in card
+    variants = read_metrics(target)["live_variants"]
+    rule = read_rule(target)
+    faces = load_dataset(data).split("PublicTest")
+    quant_plain = next(v for v in variants if v["file"] == "model_quant.tflite" and v["tta"] == "none")
+    answers = rule.adjust(TFLiteClassifier(target / "model_quant.tflite")(faces.images)).argmax(1)
+    assert quant_plain["accuracy_balanced"] == pytest.approx(float((answers == faces.labels).mean()))
+    assert "accuracy (balanced rule)" in card and "by the balanced rule Live answers with" in card

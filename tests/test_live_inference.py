@@ -22,6 +22,13 @@ def test_the_most_accurate_variant_within_the_budget_wins() -> None:
     assert choose_variant(rows, budget_ms=5.0) == rows[1]
 
 
+def test_variants_scored_with_the_models_rule_are_chosen_by_the_answers_live_gives() -> None:
+    rows = [row("quant", False, 0.640, 1.2), row("quant", True, 0.647, 2.4)]
+    assert choose_variant(rows, budget_ms=3.0) == rows[1]  # raw answers only: the mirror wins
+    rows[0]["accuracy_balanced"], rows[1]["accuracy_balanced"] = 0.652, 0.645
+    assert choose_variant(rows, budget_ms=3.0) == rows[0]  # rebalanced, the single pass answers better
+
+
 def test_when_nothing_fits_the_budget_the_fastest_is_used() -> None:
     rows = [row("float", False, 0.64, 9.0), row("quant", False, 0.60, 4.0)]
     assert choose_variant(rows, budget_ms=3.0) == rows[1]

@@ -21,7 +21,7 @@ from fer_core.files import BEST_MODEL, METRICS, PUBLISHED_MODEL, atomic_path, re
 from fer_core.inference.lighting import SHARE_KEY, equalised_share
 from fer_core.labels import IMAGE_SIZE
 from fer_core.nets.classifiers import FastClassifier, TFLiteClassifier, load_classifier
-from fer_core.nets.decision import DECISION_KEY, decision_entry, decision_section
+from fer_core.nets.decision import DECISION_KEY, DecisionRule, decision_entry, decision_section
 from fer_core.nets.ensemble import (
     ENSEMBLE_FILE,
     build_ensemble,
@@ -223,12 +223,14 @@ def _write_default(staging: Path, model, validation: tuple[np.ndarray, np.ndarra
     metrics = evaluate_model_on_dataset(model, *validation, tta=True, in_training=in_training) if validation is not None else {}
     metrics["split"] = split if validation is not None else None
     if validation is not None:
-        metrics["live_variants"] = measure_variants(staging, *validation)
-        metrics["live_inference"] = choose_variant(metrics["live_variants"])
-        metrics[SHARE_KEY] = equalised_share(validation[0])  # decides Live's crop lighting (fer_core.inference.lighting)
+        rule = None
         if training is not None and len(training[1]):
             flipped = predict_probabilities(model, validation[0], tta="flip")
             metrics[DECISION_KEY] = decision_entry(flipped, validation[1], training[1], split)
+            rule = DecisionRule.from_json(metrics[DECISION_KEY])
+        metrics["live_variants"] = measure_variants(staging, *validation, rule=rule)
+        metrics["live_inference"] = choose_variant(metrics["live_variants"])
+        metrics[SHARE_KEY] = equalised_share(validation[0])  # decides Live's crop lighting (fer_core.inference.lighting)
     metrics.update(about, parameters=int(model.count_params()), published_at=time.strftime("%Y-%m-%d %H:%M:%S"), exports=export_report)
     write_json_atomic(staging / METRICS, metrics)
     for name, text in files.items():
