@@ -24,6 +24,7 @@ from fer_core.nets.decision import (
     read_rule,
     rule_for,
 )
+from fer_core.nets.model_card import live_inference_section
 
 # Training shares of FER2013's Training split (3,995 angry ... 4,965 neutral of 28,709).
 FER_PRIOR = (0.139155, 0.015187, 0.142708, 0.251315, 0.16824, 0.110453, 0.172942)
@@ -132,3 +133,37 @@ def test_publish_records_the_training_prior_and_a_tau_and_the_card_explains_it(t
     answers = rule.adjust(TFLiteClassifier(target / "model_quant.tflite")(faces.images)).argmax(1)
     assert quant_plain["accuracy_balanced"] == pytest.approx(float((answers == faces.labels).mean()))
     assert "accuracy (balanced rule)" in card and "by the balanced rule Live answers with" in card
+
+
+def test_decision_rule_gives_an_older_model_its_rule_and_rescores_lives_variants_by_it(tiny_model_file: Path, tmp_path: Path) -> None:
+    from fer_core.training.config import TrainConfig
+    from fer_core.training.runs import create_run
+
+    labels = np.array([6] * 30 + [3] * 15 + [0, 1, 2, 4, 5] * 2 + list(range(7)) * 2)
+    usage = ["Training"] * 55 + ["PublicTest"] * 14
+    data = write_fer_csv(tmp_path / "fer2013.csv", random_faces(len(labels), seed=5), labels, usage)
+    run_dir = create_run(TrainConfig(data=str(data), arch="tiny", epochs=1))
+    shutil.copy(tiny_model_file, run_dir / "best.keras")
+    target = tmp_path / "default"
+    assert run_cli("publish", str(run_dir), "--target", str(target)).returncode == 0
+    published = read_metrics(target)
+    older = {k: v for k, v in published.items() if k != "decision"}  # as before decision rules: no rule, raw-scored variants
+    older["live_variants"] = [{k: v for k, v in row.items() if k != "accuracy_balanced"} for row in older["live_variants"]]
+    older["live_inference"] = {k: v for k, v in older["live_inference"].items() if k != "accuracy_balanced"}
+    write_json_atomic(target / "metrics.json", older)
+    card_path = target / "model_card.md"
+    card_path.write_text(card_path.read_text().replace(live_inference_section(published), live_inference_section(older)))
+    assert "accuracy (balanced rule)" not in card_path.read_text()
+
+    result = run_cli("decision-rule", "--data", str(data), "--target", str(target))
+    assert result.returncode == 0, result.stderr[-2000:]
+    metrics, rule = read_metrics(target), read_rule(target)
+    assert rule is not None
+    faces = load_dataset(data).split("PublicTest")
+    quant_plain = next(v for v in metrics["live_variants"] if v["file"] == "model_quant.tflite" and v["tta"] == "none")
+    answers = rule.adjust(TFLiteClassifier(target / "model_quant.tflite")(faces.images)).argmax(1)
+    assert quant_plain["accuracy_balanced"] == pytest.approx(float((answers == faces.labels).mean()))
+    assert [row["latency_ms"] for row in metrics["live_variants"]] == [row["latency_ms"] for row in older["live_variants"]]
+    assert metrics["live_inference"] in metrics["live_variants"] and "accuracy_balanced" in metrics["live_inference"]
+    card = card_path.read_text()
+    assert card.count("## Live inference") == 1 and "accuracy (balanced rule)" in card and card.count("## Decision rule") == 1

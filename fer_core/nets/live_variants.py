@@ -45,6 +45,15 @@ def measure_variants(model_dir: Path, images: np.ndarray, labels: np.ndarray, *,
     return rows
 
 
+def rescore_variants(model_dir: Path, rows: list[dict], images: np.ndarray, labels: np.ndarray, rule: DecisionRule) -> list[dict]:
+    """``rows`` (as ``measure_variants`` made them) with each variant's accuracy under ``rule``
+    added: for a model given its rule after publishing. Latencies are kept, not re-timed, so the
+    figures stay those of the publishing machine."""
+    by_file = {name: probabilities_by_mode(TFLiteClassifier(model_dir / name), images) for name in {row["file"] for row in rows}}
+    return [{**row, "accuracy_balanced": float((rule.adjust(by_file[row["file"]][variant_tta(row)]).argmax(1) == labels).mean())}
+            for row in rows]
+
+
 def variant_tta(row: dict) -> str:
     """A variant's TTA mode; models published before zoom TTA record ``flip_tta`` instead."""
     return row.get("tta") or ("flip" if row.get("flip_tta") else "none")

@@ -136,6 +136,37 @@ def _card_config(config: dict) -> dict:
     return shown
 
 
+def live_inference_section(metrics: dict) -> str:
+    """The card's account of the Live variants and the one chosen ('' for a model published
+    without a validation split); ``decision-rule`` rewrites it when it rescores the variants."""
+    if not metrics.get("live_variants"):
+        return ""
+    choice = metrics["live_inference"]
+    balanced = all("accuracy_balanced" in row for row in metrics["live_variants"])
+    rows = "\n".join(
+        f"| `{row['file']}` | {TTA_LABELS[variant_tta(row)]} | {row['accuracy']:.2%} |"
+        + (f" {row['accuracy_balanced']:.2%} |" if balanced else "") + f" {row['latency_ms']:.2f} ms |"
+        for row in metrics["live_variants"]
+    )
+    header = ("| file | test-time augmentation | accuracy (raw) | accuracy (balanced rule) | latency |\n|---|---|---|---|---|"
+              if balanced else "| file | test-time augmentation | accuracy | latency |\n|---|---|---|---|")
+    chosen_by = "by the balanced rule Live answers with, " if balanced else ""
+    return f"""
+## Live inference
+
+Measured on the same {metrics['n']} PublicTest faces (accuracy) and one face (median latency, the publishing machine):
+
+{header}
+{rows}
+
+Live and videos use **`{choice['file']}`, {TTA_LABELS[variant_tta(choice)]}**: the most accurate
+variant, {chosen_by}within the {LATENCY_BUDGET_MS:g} ms single-face budget. Photo stills use the same file with
+flip-zoom TTA (the Photos page's "Thorough stills", on by default): a still can afford six passes.
+
+{lighting_line(metrics)}
+"""
+
+
 def render_model_card(model_dir: Path, *, command: str, latency: dict | None = None, notes: str = "") -> str:
     metrics = json.loads((model_dir / METRICS).read_text())
     config_path = model_dir / "config.json"
@@ -154,32 +185,7 @@ def render_model_card(model_dir: Path, *, command: str, latency: dict | None = N
             + _stage_list(member["stages"], "     ")
             for number, member in enumerate(members, start=1)
         )
-    live_section = ""
-    if metrics.get("live_variants"):
-        choice = metrics["live_inference"]
-        balanced = all("accuracy_balanced" in row for row in metrics["live_variants"])
-        rows = "\n".join(
-            f"| `{row['file']}` | {TTA_LABELS[variant_tta(row)]} | {row['accuracy']:.2%} |"
-            + (f" {row['accuracy_balanced']:.2%} |" if balanced else "") + f" {row['latency_ms']:.2f} ms |"
-            for row in metrics["live_variants"]
-        )
-        header = ("| file | test-time augmentation | accuracy (raw) | accuracy (balanced rule) | latency |\n|---|---|---|---|---|"
-                   if balanced else "| file | test-time augmentation | accuracy | latency |\n|---|---|---|---|")
-        chosen_by = "by the balanced rule Live answers with, " if balanced else ""
-        live_section = f"""
-## Live inference
-
-Measured on the same {metrics['n']} PublicTest faces (accuracy) and one face (median latency, the publishing machine):
-
-{header}
-{rows}
-
-Live and videos use **`{choice['file']}`, {TTA_LABELS[variant_tta(choice)]}**: the most accurate
-variant, {chosen_by}within the {LATENCY_BUDGET_MS:g} ms single-face budget. Photo stills use the same file with
-flip-zoom TTA (the Photos page's "Thorough stills", on by default): a still can afford six passes.
-
-{lighting_line(metrics)}
-"""
+    live_section = live_inference_section(metrics)
     command_label = (
         "Command (averages the members' probabilities into one model and publishes it)" if members
         else "Command (reproduces the run; `--resume models/runs/<id>` continues it after an interruption)"

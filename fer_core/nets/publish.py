@@ -30,8 +30,8 @@ from fer_core.nets.ensemble import (
     ensemble_members,
     member_model_path,
 )
-from fer_core.nets.live_variants import choose_variant, measure_variants
-from fer_core.nets.model_card import measure_latency, render_model_card
+from fer_core.nets.live_variants import choose_variant, measure_variants, rescore_variants
+from fer_core.nets.model_card import live_inference_section, measure_latency, render_model_card
 from fer_core.training.config import TrainConfig, portable_path
 from fer_core.training.lineage import LINEAGE_FILE, read_lineage, stages_before
 from fer_core.training.loop import load_training_data
@@ -277,7 +277,9 @@ def describe_published(model_dir: Path) -> str | None:
 def record_decision_rule(model_dir: Path, data: str, split: str = "PublicTest") -> dict:
     """Give an already published model (one published before decision rules) the rule ``publish``
     now records: the prior of ``data``'s Training split and a tau chosen on ``split``. Rewrites its
-    metrics.json and the card's decision section; nothing else in the folder changes."""
+    metrics.json and the card's decision section, and, where its Live variants were scored on
+    ``split``, their accuracy under the rule and the choice made by it (latencies kept as
+    published); nothing else in the folder changes."""
     if split == "Training":
         raise FerError("choose tau on a validation split, not on the faces the model was fitted on")
     dataset = load_dataset(data)
@@ -289,6 +291,11 @@ def record_decision_rule(model_dir: Path, data: str, split: str = "PublicTest") 
     if not metrics:
         raise FerError(f"{model_dir} has no readable {METRICS}: publish the model first")
     metrics[DECISION_KEY] = decision_entry(probabilities, validation.labels, dataset.split("Training").labels, split)
+    rescored = bool(metrics.get("live_variants")) and metrics.get("split") == split
+    if rescored:  # Live answers by the rule now, so its variant is chosen again by the answers it gives
+        rule = DecisionRule.from_json(metrics[DECISION_KEY])
+        metrics["live_variants"] = rescore_variants(model_dir, metrics["live_variants"], validation.images, validation.labels, rule)
+        metrics["live_inference"] = choose_variant(metrics["live_variants"])
     write_json_atomic(model_dir / METRICS, metrics)
     card_path = model_dir / "model_card.md"
     if card_path.is_file():
@@ -300,6 +307,10 @@ def record_decision_rule(model_dir: Path, data: str, split: str = "PublicTest") 
         anchor = card.find("## Training")
         section = decision_section(metrics) + "\n"
         card = card[:anchor] + section + card[anchor:] if anchor >= 0 else card.rstrip() + "\n\n" + section
+        start = card.find("\n## Live inference")
+        if rescored and start >= 0:
+            end = card.find("\n## ", start + 1)
+            card = card[:start] + live_inference_section(metrics) + (card[end:] if end >= 0 else "")
         with atomic_path(card_path) as temporary:
             temporary.write_text(card)
     return metrics[DECISION_KEY]
