@@ -107,21 +107,29 @@ def test_a_model_without_a_recorded_rule_answers_as_before(tiny_model_file: Path
     np.testing.assert_allclose(load_fast_classifier(folder / "model.keras")(faces), load_fast_classifier(folder / "model.keras", decision="raw")(faces))
 
 
-@pytest.mark.slow
-def test_publish_records_the_training_prior_and_a_tau_and_the_card_explains_it(tiny_model_file: Path, tmp_path: Path) -> None:
+TINY_LABELS = np.array([6] * 30 + [3] * 15 + [0, 1, 2, 4, 5] * 2 + list(range(7)) * 2)  # 55 Training faces lean to neutral; 14 PublicTest
+
+
+def publish_tiny_run(tiny_model_file: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """A tiny run on TINY_LABELS published with the CLI: the dataset and the published folder."""
     from fer_core.training.config import TrainConfig
     from fer_core.training.runs import create_run
 
-    labels = np.array([6] * 30 + [3] * 15 + [0, 1, 2, 4, 5] * 2 + list(range(7)) * 2)  # Training leans to neutral
     usage = ["Training"] * 55 + ["PublicTest"] * 14
-    data = write_fer_csv(tmp_path / "fer2013.csv", random_faces(len(labels), seed=5), labels, usage)
+    data = write_fer_csv(tmp_path / "fer2013.csv", random_faces(len(TINY_LABELS), seed=5), TINY_LABELS, usage)
     run_dir = create_run(TrainConfig(data=str(data), arch="tiny", epochs=1))
     shutil.copy(tiny_model_file, run_dir / "best.keras")
     target = tmp_path / "default"
     result = run_cli("publish", str(run_dir), "--target", str(target))
     assert result.returncode == 0, result.stderr[-2000:]
+    return data, target
+
+
+@pytest.mark.slow
+def test_publish_records_the_training_prior_and_a_tau_and_the_card_explains_it(tiny_model_file: Path, tmp_path: Path) -> None:
+    data, target = publish_tiny_run(tiny_model_file, tmp_path)
     entry = read_metrics(target)["decision"]
-    np.testing.assert_allclose(entry["prior"], class_prior(labels[:55]), atol=1e-6)
+    np.testing.assert_allclose(entry["prior"], class_prior(TINY_LABELS[:55]), atol=1e-6)
     assert entry["chosen_on"] == "PublicTest" and entry["n"] == 14 and 0 <= entry["tau"] <= 1
     assert read_rule(target) == DecisionRule(tuple(entry["prior"]), entry["tau"])
     card = (target / "model_card.md").read_text()
@@ -135,17 +143,9 @@ def test_publish_records_the_training_prior_and_a_tau_and_the_card_explains_it(t
     assert "accuracy (balanced rule)" in card and "by the balanced rule Live answers with" in card
 
 
+@pytest.mark.slow
 def test_decision_rule_gives_an_older_model_its_rule_and_rescores_lives_variants_by_it(tiny_model_file: Path, tmp_path: Path) -> None:
-    from fer_core.training.config import TrainConfig
-    from fer_core.training.runs import create_run
-
-    labels = np.array([6] * 30 + [3] * 15 + [0, 1, 2, 4, 5] * 2 + list(range(7)) * 2)
-    usage = ["Training"] * 55 + ["PublicTest"] * 14
-    data = write_fer_csv(tmp_path / "fer2013.csv", random_faces(len(labels), seed=5), labels, usage)
-    run_dir = create_run(TrainConfig(data=str(data), arch="tiny", epochs=1))
-    shutil.copy(tiny_model_file, run_dir / "best.keras")
-    target = tmp_path / "default"
-    assert run_cli("publish", str(run_dir), "--target", str(target)).returncode == 0
+    data, target = publish_tiny_run(tiny_model_file, tmp_path)
     published = read_metrics(target)
     older = {k: v for k, v in published.items() if k != "decision"}  # as before decision rules: no rule, raw-scored variants
     older["live_variants"] = [{k: v for k, v in row.items() if k != "accuracy_balanced"} for row in older["live_variants"]]

@@ -40,7 +40,7 @@ def measure_variants(model_dir: Path, images: np.ndarray, labels: np.ndarray, *,
             latency = median_ms(lambda classifier=classifier: classifier(one_face), repeats)
             row = {"file": name, "tta": mode, "accuracy": accuracy, "latency_ms": latency}
             if rule is not None:
-                row["accuracy_balanced"] = float((rule.adjust(by_mode[mode]).argmax(1) == labels).mean())
+                row["accuracy_balanced"] = _accuracy_by_rule(rule, by_mode[mode], labels)
             rows.append(row)
     return rows
 
@@ -50,8 +50,13 @@ def rescore_variants(model_dir: Path, rows: list[dict], images: np.ndarray, labe
     added: for a model given its rule after publishing. Latencies are kept, not re-timed, so the
     figures stay those of the publishing machine."""
     by_file = {name: probabilities_by_mode(TFLiteClassifier(model_dir / name), images) for name in {row["file"] for row in rows}}
-    return [{**row, "accuracy_balanced": float((rule.adjust(by_file[row["file"]][variant_tta(row)]).argmax(1) == labels).mean())}
-            for row in rows]
+    return [{**row, "accuracy_balanced": _accuracy_by_rule(rule, by_file[row["file"]][variant_tta(row)], labels)} for row in rows]
+
+
+def _accuracy_by_rule(rule: DecisionRule, probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """How often the answers ``rule`` makes of these probabilities are right: what publish and
+    ``decision-rule`` both record as a variant's ``accuracy_balanced``."""
+    return float((rule.adjust(probabilities).argmax(1) == labels).mean())
 
 
 def variant_tta(row: dict) -> str:
