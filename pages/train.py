@@ -231,9 +231,13 @@ selected_summary = next(r for r in runs if r.run_id == selected)
 monitor(selected, active is not None and active.run_id == selected, chance_level(selected_summary, chosen))
 selected_dir = run_dir_for(selected)
 try:  # outside the 2-second fragment: a run's command never changes
-    command = TrainConfig.load(selected_dir / "config.json").command()
+    selected_config = TrainConfig.load(selected_dir / "config.json")
+    command = selected_config.command()
 except FerError as exc:
-    command = f"# {exc}"
+    selected_config, command = None, f"# {exc}"
+if selected_config is not None and selected_config.workers:
+    st.caption(f"Trained on {len(selected_config.workers)} workers ({', '.join(selected_config.workers)}), each computing "
+               f"its share of every {selected_config.batch_size}-face batch; worker 0, the chief, writes this run's folder.")
 with st.expander("Command (repeats this run)"):
     st.code(command, language="bash", wrap_lines=True)
 if (averaged := read_weight_average(selected_dir)) is not None:

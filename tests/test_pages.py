@@ -19,6 +19,7 @@ from test_routes import write_run
 from fer_core.inference.captures import captures_zip
 from fer_core.labels import CLASS_NAMES, WHAT_IT_READS
 from fer_core.paths import DEFAULT_MODEL_PATH
+from fer_core.training.config import TrainConfig
 
 PAGES = REPO_ROOT / "pages"
 
@@ -218,6 +219,17 @@ def test_train_page_shows_a_finished_run_with_curves(finished_run: Path, small_d
     app.run()
     assert any(caption.value.startswith("Weight average of epochs 2–2: 26.00% on validation against the best epoch's 24.00%; kept")
                for caption in app.caption)
+
+
+def test_train_page_names_the_workers_of_a_multi_worker_run_only(finished_run: Path, small_dataset: Path) -> None:
+    app = run_page("train")
+    assert not any("workers" in caption.value for caption in app.caption)  # a one-machine run: nothing new
+    config = TrainConfig.load(finished_run / "config.json")
+    config.workers = ["10.0.0.1:2222", "10.0.0.2:2222"]
+    (finished_run / "config.json").write_text(config.to_json())
+    app.run()
+    assert any(caption.value.startswith("Trained on 2 workers (10.0.0.1:2222, 10.0.0.2:2222)") for caption in app.caption)
+    assert "--workers 10.0.0.1:2222,10.0.0.2:2222 --worker-index N" in app.code[0].value
 
 
 def test_train_page_says_when_a_run_ended_at_chance_level(finished_run: Path, small_dataset: Path) -> None:

@@ -10,7 +10,7 @@ import pytest
 from conftest import REPO_ROOT
 
 from fer_core.training.config import TrainConfig
-from fer_core.training.routes import gain_in_last_hour, route_curve, routes_in
+from fer_core.training.routes import gain_in_last_hour, route_curve, routes_in, sittings
 
 HEADER = "epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds\n"
 
@@ -31,6 +31,24 @@ def test_a_second_stage_continues_the_hours_and_the_best_of_the_first(tmp_path: 
     assert [(p.stage, p.epoch) for p in points] == [(1, 1), (1, 2), (2, 1), (2, 2)]
     assert [p.hours for p in points] == pytest.approx([0.5, 1.0, 2.0, 3.0])
     assert [p.best for p in points] == pytest.approx([0.40, 0.60, 0.60, 0.65])
+
+
+def test_a_stage_resumed_on_two_cores_counts_both_cores_and_logs_each_sitting(tmp_path: Path) -> None:
+    """Rows from before CPU time was recorded count their wall time (one core); later rows their CPU time."""
+    run = tmp_path / "route"
+    run.mkdir()
+    (run / "config.json").write_text(TrainConfig(data="fer2013.csv").to_json())
+    (run / "history.csv").write_text(
+        "epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds,cpu_seconds,cores,sitting\n"
+        "1,1.0,0.5,1.0,0.40,0.01,3600,,,\n"  # trained on one core by an older version
+        "2,1.0,0.5,1.0,0.50,0.01,1800,3600,2,1000\n"  # half an hour on two cores: one CPU-hour
+        "3,1.0,0.5,1.0,0.45,0.01,1800,3600,2,1000\n"
+        "4,1.0,0.5,1.0,0.55,0.01,1800,3240,2,5000\n")  # the next sitting
+    points = route_curve([run])
+    assert [p.hours for p in points] == pytest.approx([1.0, 2.0, 3.0, 3.9])
+    logged = sittings(points)
+    assert [(s.started, s.epochs, s.cores) for s in logged] == [(0.0, 1, 1), (1000.0, 2, 2), (5000.0, 1, 2)]
+    assert [s.cpu_hours for s in logged] == pytest.approx([1.0, 2.0, 0.9]) and [s.best_after for s in logged] == [0.40, 0.50, 0.55]
 
 
 def test_routes_follow_init_from_by_folder_name_wherever_the_stage_was_started(tmp_path: Path) -> None:

@@ -48,7 +48,10 @@ def test_cli_train_writes_every_file_then_evaluates(tiny_dataset: Path) -> None:
     for name in ("config.json", "history.csv", "status.json", "train.log", "checkpoint.keras", "best.keras", "metrics.json"):
         assert (run_dir / name).is_file(), name
     assert read_status(run_dir)["state"] == "finished"
-    assert [row["epoch"] for row in read_history(run_dir)] == [1.0, 2.0]
+    history = read_history(run_dir)
+    assert [row["epoch"] for row in history] == [1.0, 2.0]
+    assert all(row["cpu_seconds"] > 0 and row["cores"] == len(os.sched_getaffinity(0)) for row in history)  # the route's CPU-hours
+    assert history[0]["sitting"] == history[1]["sitting"] > 0  # one process, one sitting
     assert TrainConfig.load(run_dir / "config.json").arch == "tiny"
     assert json.loads((run_dir / "metrics.json").read_text())["backend"] == "tensorflow"
     assert "with Keras on tensorflow" in (run_dir / "train.log").read_text()

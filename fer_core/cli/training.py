@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from fer_core.cli.common import print_json
@@ -12,7 +13,16 @@ from fer_core.nets.ensemble import member_model_path
 from fer_core.training.carry_over import halve_run_state
 from fer_core.training.config import LABEL_KINDS, OPTIMISERS, PRECISIONS, SCHEDULES, TrainConfig
 from fer_core.training.loop import train_run
-from fer_core.training.runs import create_locked_run, list_runs, request_cancel, resolve_run_dir
+from fer_core.training.multi_worker import Cluster, cluster_from_tf_config, parse_cluster, worker_dir
+from fer_core.training.runs import (
+    acquire_training_lock,
+    create_locked_run,
+    create_worker_run,
+    list_runs,
+    request_cancel,
+    resolve_run_dir,
+    run_dir_for,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -56,6 +66,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--out", help="runs folder (default models/runs)")
     train.add_argument("--resume", metavar="RUN_DIR", help="continue a cancelled/interrupted run from its last checkpoint")
     train.add_argument("--run", metavar="RUN_DIR", help=argparse.SUPPRESS)  # a prepared folder, used by the app
+    train.add_argument("--workers", metavar="HOST:PORT,...",
+                       help="train on several machines (TensorFlow's MultiWorkerMirroredStrategy): every worker's address, chief "
+                            "first; run the same command on each with its --worker-index (TF_CONFIG works too). The run "
+                            "folder is <out>/<name>, so --name is needed; --batch-size is the global batch")
+    train.add_argument("--worker-index", type=int, metavar="N", help="this machine's place in --workers (0: the chief, which writes the run folder)")
 
     runs = sub.add_parser("runs", help="list training runs with state and best accuracy")
     runs.set_defaults(handler=_runs)
@@ -72,43 +87,92 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _train(args: argparse.Namespace) -> int:
+    cluster = _cluster(args)
+    if cluster is not None:
+        return _train_worker(args, cluster)
     if args.resume or args.run:
         run_dir = resolve_run_dir(args.resume or args.run)
+        if workers := TrainConfig.load(run_dir / "config.json").workers:
+            raise FerError(f"{run_dir.name} trains on {len(workers)} workers: resume it with --workers {','.join(workers)} "
+                           "--worker-index N on each")
         state = train_run(run_dir, resume=bool(args.resume))
     else:
-        if not args.data:
-            raise FerError("train needs --data PATH (or --resume RUN_DIR)")
-        if not Path(args.data).exists():
-            raise FerError(f"dataset not found: {args.data}")
-        config = TrainConfig(
-            data=str(Path(args.data).resolve()),
-            arch=args.arch,
-            epochs=args.epochs,
-            batch_size=args.batch_size,
-            optimiser=args.optimiser,
-            learning_rate=args.lr,
-            label_smoothing=args.label_smoothing,
-            augment=not args.no_augment,
-            class_weighting=args.class_weighting,
-            seed=args.seed,
-            sample_per_class=args.sample_per_class,
-            init_from=str(Path(args.init_from).resolve()) if args.init_from else "",
-            precision=args.precision,
-            erasing=args.erasing,
-            teachers=[str(member_model_path(teacher).resolve()) for teacher in args.teacher],
-            teacher_weight=args.teacher_weight,
-            schedule=args.schedule,
-            swa_epochs=args.swa_epochs,
-            labels=args.labels,
-            ferplus=str(Path(args.ferplus).resolve()) if args.ferplus else "",
-            crowd_share=args.crowd_share,
-            **({"dropout": args.dropout} if args.dropout is not None else {}),
-        )
-        run_dir, lock_fd = create_locked_run(config, name=args.name)  # a refused start creates no folder
+        run_dir, lock_fd = create_locked_run(_config(args), name=args.name)  # a refused start creates no folder
         print(f"run folder: {run_dir}", flush=True)
         state = train_run(run_dir, lock_fd=lock_fd)
     print(f"{run_dir.name}: {state}")
     return 0 if state == "finished" else 1
+
+
+def _cluster(args: argparse.Namespace) -> Cluster | None:
+    """The workers from ``--workers``/``--worker-index``, else from a ``TF_CONFIG`` the deployer set;
+    None: one machine."""
+    if args.workers:
+        return parse_cluster(args.workers, args.worker_index)
+    if os.environ.get("TF_CONFIG"):
+        return cluster_from_tf_config(os.environ["TF_CONFIG"])
+    if args.worker_index is not None:
+        raise FerError("--worker-index needs --workers (every worker's host:port)")
+    return None
+
+
+def _train_worker(args: argparse.Namespace, cluster: Cluster) -> int:
+    """One worker of a multi-worker run: the chief in ``<out>/<name>``, worker i in its ``workers/i``."""
+    if args.resume:
+        run_dir = Path(args.resume).resolve()
+    elif not args.name:
+        raise FerError("--workers needs --name: every worker's command must name the same run folder")
+    else:
+        run_dir = run_dir_for(args.name)
+    own = worker_dir(run_dir, cluster.index)
+    if args.resume:
+        if not (own / "config.json").is_file():
+            raise FerError(f"no run of worker {cluster.index} in {own}; start it without --resume")
+        config = TrainConfig.load(own / "config.json")
+        if list(cluster.workers) != config.workers:
+            config.workers = list(cluster.workers)  # the same run on new addresses (machines come back with other names)
+            (own / "config.json").write_text(config.to_json())
+    else:
+        config = _config(args)
+        config.workers = list(cluster.workers)
+        create_worker_run(config, own)
+    lock_fd = acquire_training_lock(run_dir.name, root=None if cluster.is_chief else own)
+    print(f"worker {cluster.index} of {len(cluster.workers)}: run folder {own}", flush=True)
+    state = train_run(own, resume=bool(args.resume), lock_fd=lock_fd, worker_index=cluster.index)
+    print(f"{run_dir.name} (worker {cluster.index}): {state}")
+    return 0 if state == "finished" else 1
+
+
+def _config(args: argparse.Namespace) -> TrainConfig:
+    """A new run's config from the command line."""
+    if not args.data:
+        raise FerError("train needs --data PATH (or --resume RUN_DIR)")
+    if not Path(args.data).exists():
+        raise FerError(f"dataset not found: {args.data}")
+    return TrainConfig(
+        data=str(Path(args.data).resolve()),
+        arch=args.arch,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        optimiser=args.optimiser,
+        learning_rate=args.lr,
+        label_smoothing=args.label_smoothing,
+        augment=not args.no_augment,
+        class_weighting=args.class_weighting,
+        seed=args.seed,
+        sample_per_class=args.sample_per_class,
+        init_from=str(Path(args.init_from).resolve()) if args.init_from else "",
+        precision=args.precision,
+        erasing=args.erasing,
+        teachers=[str(member_model_path(teacher).resolve()) for teacher in args.teacher],
+        teacher_weight=args.teacher_weight,
+        schedule=args.schedule,
+        swa_epochs=args.swa_epochs,
+        labels=args.labels,
+        ferplus=str(Path(args.ferplus).resolve()) if args.ferplus else "",
+        crowd_share=args.crowd_share,
+        **({"dropout": args.dropout} if args.dropout is not None else {}),
+    )
 
 
 def _runs(args: argparse.Namespace) -> int:

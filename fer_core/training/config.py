@@ -13,6 +13,7 @@ from pathlib import Path
 from fer_core.errors import FerError
 from fer_core.nets.architectures import ARCHITECTURES
 from fer_core.paths import REPO_ROOT
+from fer_core.training.multi_worker import parse_cluster
 
 OPTIMISERS = ("adam", "adamw", "sgd")
 SCHEDULES = ("cosine", "constant")
@@ -60,6 +61,7 @@ class TrainConfig:
     labels: str = "fer"  # one of LABEL_KINDS: FER2013's label, the FER+ crowd's majority, or its vote shares
     ferplus: str = ""  # the FER+ votes file for labels other than 'fer' (empty: FERPLUS_PATH, data/, the shipped file)
     crowd_share: float = 1.0  # with FER+ labels: their share of each target, the rest FER2013's label
+    workers: list[str] = field(default_factory=list)  # host:port of every worker of a multi-worker run, chief first
 
     def validate(self, *, from_checkpoint: bool = False) -> TrainConfig:
         """Refuse impossible settings up front, before a process is started.
@@ -111,6 +113,11 @@ class TrainConfig:
             problems.append(f"FER+ votes not found: {self.ferplus}")
         if not 0 <= self.swa_epochs <= self.epochs:
             problems.append("weight-averaged epochs must be between 0 and the number of epochs")
+        if self.workers:
+            try:
+                parse_cluster(",".join(self.workers), 0)
+            except FerError as exc:
+                problems.append(str(exc))
         if problems:
             raise FerError("invalid training config: " + "; ".join(problems))
         return self
@@ -132,6 +139,7 @@ class TrainConfig:
             parts.append("--teacher " + " ".join(portable_path(teacher) for teacher in self.teachers))
             parts += [f"--teacher-weight {self.teacher_weight}"] * (self.teacher_weight != defaults.teacher_weight)
         parts += ["--no-augment"] * (not self.augment) + ["--class-weighting"] * self.class_weighting
+        parts += [f"--workers {','.join(self.workers)} --worker-index N"] * bool(self.workers)
         return " ".join(parts)
 
     def to_json(self) -> str:

@@ -8,8 +8,8 @@ validation accuracy improves. Resuming reloads the checkpoint, whose optimiser s
 includes the step counter, so the learning-rate schedule and epoch count carry on.
 
 It runs on any Keras backend. Under TensorFlow it builds under a ``tf.distribute``
-strategy (``MirroredStrategy`` on a machine with several GPUs) and feeds a ``tf.data``
-pipeline; under JAX or PyTorch (a GPU machine without TensorFlow) it feeds arrays, and the
+strategy (``MirroredStrategy`` on a machine with several GPUs, ``MultiWorkerMirroredStrategy``
+across machines: ``multi_worker.py``) and feeds a ``tf.data`` pipeline; under JAX or PyTorch (a GPU machine without TensorFlow) it feeds arrays, and the
 saved ``.keras`` files are the same either way.
 """
 
@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import os
+import shutil
 import signal
 import sys
 import time
@@ -38,12 +39,17 @@ from fer_core.nets.ensemble import ensemble_members
 from fer_core.training.config import TrainConfig
 from fer_core.training.glimpses import record_glimpse
 from fer_core.training.lineage import write_lineage
+from fer_core.training.multi_worker import Cluster, chief_dir, multi_worker_strategy, shard_by_data
 from fer_core.training.run_models import build_configured_model, copy_weights_by_name, float32_copy, save_model_atomic
 from fer_core.training.runs import LOCK_FD_ENV, RunLog, acquire_training_lock, read_history, read_status
 from fer_core.training.weight_averaging import REPORT_FILE, finish_weight_average, make_weight_averager
 
 STATUS_INTERVAL_S = 1.0
-HISTORY_FIELDS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds")
+# "seconds" is wall-clock time; "cpu_seconds" the process's CPU time over all its threads (two cores busy for
+# 100 s: 200), which is what a route's CPU-hours add up (runs before it existed: wall time, trained on one core);
+# "cores" the cores the process could use, "sitting" when its process started (Unix time): the rows of one sitting.
+HISTORY_FIELDS = ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "learning_rate", "seconds", "cpu_seconds",
+                  "cores", "sitting")
 
 
 class RunCancelled(Exception):
@@ -133,21 +139,22 @@ def training_targets(run_dir: Path, config: TrainConfig, images: np.ndarray, lab
     return ((1 - config.teacher_weight) * targets + config.teacher_weight * taught).astype(np.float32)
 
 
-def _tf_dataset(images: np.ndarray, targets: np.ndarray, batch_size: int, *, shuffle: bool, seed: int):
+def _tf_dataset(images: np.ndarray, targets: np.ndarray, batch_size: int, *, shuffle: bool, seed: int, sharded: bool = False):
     import tensorflow as tf
 
     ds = tf.data.Dataset.from_tensor_slices((images[..., None], targets))
     if shuffle:
         ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
     ds = ds.batch(batch_size).map(lambda x, y: (tf.cast(x, tf.float32), y), num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return (shard_by_data(ds) if sharded else ds).prefetch(tf.data.AUTOTUNE)
 
 
 def fit_inputs(
-    train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray] | None, config: TrainConfig, *, backend: str, seed: int
+    train: tuple[np.ndarray, np.ndarray], val: tuple[np.ndarray, np.ndarray] | None, config: TrainConfig, *, backend: str, seed: int,
+    sharded: bool = False,
 ) -> dict:
     """``model.fit`` data arguments for the Keras backend in use: ``train`` is (faces, (N, 7)
-    targets), ``val`` (faces, labels).
+    targets), ``val`` (faces, labels). ``sharded``: several workers share each batch (``multi_worker``).
 
     TensorFlow gets a ``tf.data`` pipeline (it overlaps batching with training on the CPU).
     JAX or PyTorch, e.g. on a GPU machine that has no TensorFlow, get float arrays
@@ -157,9 +164,9 @@ def fit_inputs(
     val = (val[0], one_hot(val[1])) if val else None
     if backend == "tensorflow":
         return {
-            "x": _tf_dataset(*train, config.batch_size, shuffle=True, seed=seed),
+            "x": _tf_dataset(*train, config.batch_size, shuffle=True, seed=seed, sharded=sharded),
             "shuffle": False,  # the pipeline shuffles; Keras' default True only earns a warning
-            "validation_data": _tf_dataset(*val, 512, shuffle=False, seed=0) if val else None,
+            "validation_data": _tf_dataset(*val, 512, shuffle=False, seed=0, sharded=sharded) if val else None,
         }
 
     def channel_last(images: np.ndarray) -> np.ndarray:
@@ -171,8 +178,13 @@ def fit_inputs(
     }
 
 
-def _distribution_scope(backend: str):
-    """Several GPUs under TensorFlow: mirror the model on each; otherwise no strategy."""
+def _distribution_scope(backend: str, cluster: Cluster | None):
+    """Several workers: one replica each (built first: see ``multi_worker_strategy``); several GPUs
+    under TensorFlow: mirror the model on each; otherwise no strategy."""
+    if cluster is not None:
+        if backend != "tensorflow":
+            raise FerError(f"training on several workers needs Keras on TensorFlow, not {backend}")
+        return multi_worker_strategy(cluster).scope()
     if backend != "tensorflow":
         return contextlib.nullcontext()
     import tensorflow as tf
@@ -264,6 +276,7 @@ def _make_monitor(run_dir: Path, config: TrainConfig, steps_per_epoch: int, stop
 
         def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
             self.epoch_start = self.batch_start = time.time()
+            self.epoch_cpu_start = time.process_time()
             self.epoch = epoch
 
         def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
@@ -289,7 +302,9 @@ def _make_monitor(run_dir: Path, config: TrainConfig, steps_per_epoch: int, stop
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
             logs = logs or {}
-            row = {"epoch": epoch + 1, "learning_rate": _current_learning_rate(self.model), "seconds": time.time() - self.epoch_start}
+            row = {"epoch": epoch + 1, "learning_rate": _current_learning_rate(self.model), "seconds": time.time() - self.epoch_start,
+                   "cpu_seconds": time.process_time() - self.epoch_cpu_start, "cores": len(os.sched_getaffinity(0)),
+                   "sitting": started}
             row.update({k: float(logs[k]) for k in ("loss", "accuracy", "val_loss", "val_accuracy") if k in logs})
             save_model_atomic(self.model, run_dir / CHECKPOINT)
             if row.get("val_accuracy", row.get("accuracy", 0.0)) > self.best:
@@ -337,8 +352,11 @@ def _record_final_state(run_dir: Path, state: str, log: RunLog, **extra: object)
         log(f"could not write status.json ({exc}); the run is {state}")
 
 
-def train_run(run_dir: Path, *, resume: bool = False, lock_fd: int | None = None) -> str:
+def train_run(run_dir: Path, *, resume: bool = False, lock_fd: int | None = None, worker_index: int = 0) -> str:
     """Train (or resume) the run in ``run_dir`` to completion, cancel or failure; returns the final state.
+
+    A multi-worker run (``config.workers``) is trained by one such call per worker, each with its
+    index and its own folder (``multi_worker.worker_dir``).
 
     Holds the one-run-at-a-time lock for its whole life: inherited from the starter
     when launched by ``runs.start_new_run`` / ``runs.resume_run``, passed in by a caller that
@@ -353,24 +371,30 @@ def train_run(run_dir: Path, *, resume: bool = False, lock_fd: int | None = None
         (run_dir / "cancel").unlink(missing_ok=True)  # a started child's starter already did this
     log = RunLog(run_dir, stdout_is_log=bool(inherited))
     try:
-        return _train(run_dir, resume, stop_flag, log)
+        return _train(run_dir, resume, stop_flag, log, worker_index)
     finally:
         os.close(lock_fd)
         if (keras := sys.modules.get("keras")) is not None:  # a bf16 run's policy is process-wide: give the caller float32 back
             keras.mixed_precision.set_global_policy("float32")
 
 
-def _train(run_dir: Path, resume: bool, stop_flag: dict, log: RunLog) -> str:
+def _train(run_dir: Path, resume: bool, stop_flag: dict, log: RunLog, worker_index: int) -> str:
     started = time.time()
     try:
+        config = TrainConfig.load(run_dir / "config.json")
+        cluster = Cluster(tuple(config.workers), worker_index) if config.workers else None
+        if resume and cluster is not None and not cluster.is_chief:
+            _take_chiefs_state(run_dir, chief_dir(run_dir, cluster), log)
         checkpoint = run_dir / CHECKPOINT
-        config = TrainConfig.load(run_dir / "config.json").validate(from_checkpoint=resume and checkpoint.exists())
-        _set_status(run_dir, "running", message="loading data", batch=0)
+        config.validate(from_checkpoint=resume and checkpoint.exists())
+        _set_status(run_dir, "running", message="loading data" if cluster is None else "waiting for every worker", batch=0)
 
         if ARCHITECTURES[config.arch].train_without_onednn:
             os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"  # read when TensorFlow loads, just below
         import keras
 
+        backend = keras.backend.backend()
+        scope = _distribution_scope(backend, cluster)  # a multi-worker strategy must exist before any TensorFlow op
         keras.utils.set_random_seed(config.seed)
         (x_train, y_train), val = load_training_data(config)
         if config.teachers:
@@ -379,8 +403,7 @@ def _train(run_dir: Path, resume: bool, stop_flag: dict, log: RunLog) -> str:
         keras.mixed_precision.set_global_policy("mixed_bfloat16" if config.precision == "bfloat16" else "float32")
         steps = int(np.ceil(len(x_train) / config.batch_size))
         history = read_history(run_dir) if resume else []
-        backend = keras.backend.backend()
-        with _distribution_scope(backend):
+        with scope:
             if resume and checkpoint.exists():
                 model = keras.models.load_model(checkpoint, safe_mode=True)
                 jit_on_jax(model)
@@ -406,12 +429,13 @@ def _train(run_dir: Path, resume: bool, stop_flag: dict, log: RunLog) -> str:
             _set_status(run_dir, "finished", epoch=initial_epoch, message="already complete")
             return "finished"
         _set_status(run_dir, "running", message="", epoch=initial_epoch, epochs=config.epochs, batches=steps, started_at=started)
-        log(f"training {config.arch} on {len(x_train)} faces with Keras on {backend}, epochs {initial_epoch + 1}..{config.epochs}")
+        workers = f", worker {worker_index} of {len(config.workers)}" if config.workers else ""
+        log(f"training {config.arch} on {len(x_train)} faces with Keras on {backend}{workers}, epochs {initial_epoch + 1}..{config.epochs}")
         callbacks = [_make_monitor(run_dir, config, steps, stop_flag, started, log, val)]
         if config.swa_epochs:
             callbacks.append(make_weight_averager(run_dir, config, initial_epoch, log))  # after the checkpoint
         model.fit(
-            **fit_inputs((x_train, targets), val, config, backend=backend, seed=config.seed + initial_epoch),
+            **fit_inputs((x_train, targets), val, config, backend=backend, seed=config.seed + initial_epoch, sharded=cluster is not None),
             epochs=config.epochs,
             initial_epoch=initial_epoch,
             class_weight=class_weights(y_train) if config.class_weighting else None,
@@ -433,6 +457,18 @@ def _train(run_dir: Path, resume: bool, stop_flag: dict, log: RunLog) -> str:
     _set_status(run_dir, "finished", message="", eta_s=0, finished_at=time.time())
     _write_final_metrics(run_dir, config, log)
     return "finished"
+
+
+def _take_chiefs_state(own_dir: Path, chief: Path, log: RunLog) -> None:
+    """A worker resuming takes the chief's checkpoint and history when it can read them: its own may be
+    an epoch behind if it died between the chief's save and its own, and every worker must start
+    from the same epoch or the first collective never matches up."""
+    if not (chief / CHECKPOINT).is_file() or chief.resolve() == own_dir.resolve():
+        return
+    with atomic_path(own_dir / CHECKPOINT) as temporary:
+        shutil.copyfile(chief / CHECKPOINT, temporary)
+    _write_history(own_dir, read_history(chief))
+    log(f"resuming from the chief's checkpoint in {chief}")
 
 
 def _finish_weight_average(run_dir: Path, config: TrainConfig, train_images: np.ndarray,

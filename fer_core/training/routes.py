@@ -3,8 +3,9 @@
 A long run outlives a sitting by being carried in ``models/wip/`` and resumed; a route also
 continues as a new stage started from an earlier stage's model (``--init-from``). What a route
 bought is its validation accuracy against the hours spent, summed over its stages from their
-``history.csv`` (wall-clock seconds per epoch; the long runs here train on one core each, so these
-are CPU-hours). The model issue asks for this curve for every route tried, and the Train page
+``history.csv``: the process's CPU seconds per epoch, over all its threads (a route on two cores
+counts both), or wall-clock seconds for epochs trained before that column existed (those long runs
+trained on one core each, so wall time was their CPU time). The model issue asks for this curve for every route tried, and the Train page
 draws it for the runs carried in ``models/wip/``.
 """
 
@@ -28,6 +29,20 @@ class CurvePoint:
     hours: float
     accuracy: float
     best: float
+    sitting: float = 0.0  # when the process that trained this epoch started (Unix time; 0: before it was recorded)
+    cpu_hours: float = 0.0  # this epoch's own CPU-hours
+    cores: int = 1  # the cores that process could use
+
+
+@dataclass(frozen=True)
+class Sitting:
+    """The epochs one training process added to a route: the log of CPU-hours per sitting."""
+
+    started: float  # Unix time; 0 for epochs trained before sittings were recorded
+    epochs: int
+    cpu_hours: float
+    cores: int
+    best_after: float
 
 
 @dataclass(frozen=True)
@@ -73,10 +88,24 @@ def _curve(histories: list[list[dict]]) -> list[CurvePoint]:
     hours = best = 0.0
     for stage, history in enumerate(histories, start=1):
         for row in history:
-            hours += row["seconds"] / 3600
+            own = row.get("cpu_seconds", row["seconds"]) / 3600
+            hours += own
             best = max(best, row["val_accuracy"])
-            points.append(CurvePoint(stage, int(row["epoch"]), hours, row["val_accuracy"], best))
+            points.append(CurvePoint(stage, int(row["epoch"]), hours, row["val_accuracy"], best, row.get("sitting", 0.0), own,
+                                     int(row.get("cores", 1))))
     return points
+
+
+def sittings(points: Sequence[CurvePoint]) -> list[Sitting]:
+    """The route's epochs grouped by the process that trained them, in order."""
+    groups: list[list[CurvePoint]] = []
+    for point in points:
+        if groups and groups[-1][-1].sitting == point.sitting:
+            groups[-1].append(point)
+        else:
+            groups.append([point])
+    return [Sitting(group[0].sitting, len(group), sum(p.cpu_hours for p in group), max(p.cores for p in group), group[-1].best)
+            for group in groups]
 
 
 def _started_from(run_dir: Path, siblings: dict[str, Path]) -> Path | None:

@@ -72,6 +72,20 @@ def create_run(config: TrainConfig, name: str = "") -> Path:
         suffix += 1
         path = run_dir_for(f"{run_id}.{suffix}")
     path.mkdir()
+    return _write_new_run(path, config)
+
+
+def create_worker_run(config: TrainConfig, path: Path) -> Path:
+    """A multi-worker run's folder at the path every worker's command names (a run id with a time stamp
+    would differ from machine to machine); refused if a run is already there, so a typo cannot restart one."""
+    config.validate()
+    if (path / "config.json").exists():
+        raise FerError(f"{path} already holds a run; continue it with --resume {path} (same --workers and --worker-index)")
+    path.mkdir(parents=True, exist_ok=True)  # a worker's folder may already be inside it, made by that worker
+    return _write_new_run(path, config)
+
+
+def _write_new_run(path: Path, config: TrainConfig) -> Path:
     (path / "config.json").write_text(config.to_json())
     write_json_atomic(path / STATUS, {"state": "queued", "epoch": 0, "epochs": config.epochs, "updated_at": time.time()})
     return path
@@ -141,10 +155,11 @@ def run_progress(status: dict) -> RunProgress:
 
 
 def read_history(run_dir: Path) -> list[dict]:
-    """Per-epoch metrics as dicts of floats (empty before the first epoch ends)."""
+    """Per-epoch metrics as dicts of floats (empty before the first epoch ends); a column added after
+    a row was written (``cpu_seconds`` in a run resumed across versions) is left out of that row."""
     try:
         with (run_dir / HISTORY).open(newline="") as handle:
-            return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
+            return [{k: float(v) for k, v in row.items() if v not in ("", None)} for row in csv.DictReader(handle)]
     except (OSError, ValueError):
         return []
 
@@ -201,9 +216,10 @@ def list_runs() -> list[RunSummary]:
 # --------------------------------------------------------------------------- one run at a time
 
 
-def acquire_training_lock(run_id: str) -> int:
-    """Take the global training lock or raise; returns the fd that holds it."""
-    root = runs_dir()
+def acquire_training_lock(run_id: str, root: Path | None = None) -> int:
+    """Take the training lock of ``root`` (the runs folder: one run at a time) or raise; returns the fd
+    that holds it. A multi-worker run's other workers lock their own folders instead."""
+    root = root or runs_dir()
     root.mkdir(parents=True, exist_ok=True)
     fd = os.open(root / ".train.lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
