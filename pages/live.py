@@ -14,7 +14,7 @@ import streamlit as st
 from fer_core import charts
 from fer_core.inference.captures import captures_zip
 from fer_core.inference.challenge import ExpressionChallenge
-from fer_core.inference.faces import DEFAULT_DETECTOR, DETECTOR_HELP, DETECTORS
+from fer_core.inference.faces import DEFAULT_DETECTOR, DETECTOR_CHOICES, DETECTOR_HELP
 from fer_core.inference.live import LiveProcessor
 from fer_core.inference.timeline import expression_shares, shares_line
 from fer_core.labels import WHAT_IT_READS
@@ -30,7 +30,7 @@ TIMELINE_WINDOW_S = 30
 
 st.title("Live")
 chosen = model_sidebar(live=True)
-detector = st.sidebar.selectbox("Face detector", list(DETECTORS), index=list(DETECTORS).index(DEFAULT_DETECTOR), key="live_detector",
+detector = st.sidebar.selectbox("Face detector", DETECTOR_CHOICES, index=DETECTOR_CHOICES.index(DEFAULT_DETECTOR), key="live_detector",
                                 help=DETECTOR_HELP)
 smoothing = st.sidebar.toggle("Smooth probabilities over frames", True, key="live_smoothing")
 mirror = st.sidebar.toggle("Mirror the video", True, key="live_mirror",
@@ -51,7 +51,7 @@ if chosen is None:
     st.stop()
 model_label, model_path = chosen
 
-predictor = session_predictor(model_path, detector)
+predictor = session_predictor(model_path, detector, use="live")
 if "live_processor" not in st.session_state:
     st.session_state.live_processor = LiveProcessor(predictor, smoothing=smoothing, mirror=mirror, unsure_below=unsure_below)
 processor: LiveProcessor = st.session_state.live_processor

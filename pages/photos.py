@@ -9,7 +9,7 @@ from fer_core import charts
 from fer_core.data.images import decode_image
 from fer_core.errors import FerError
 from fer_core.inference.drawing import annotate
-from fer_core.inference.faces import DEFAULT_DETECTOR, DETECTOR_HELP, DETECTORS
+from fer_core.inference.faces import DEFAULT_DETECTOR, DETECTOR_CHOICES, DETECTOR_HELP
 from fer_core.inference.timeline import expression_shares, shares_line
 from fer_core.inference.video import analyse_video
 from fer_core.labels import WHAT_IT_READS
@@ -24,7 +24,7 @@ EXAMPLE_PHOTO = Path(__file__).resolve().parent.parent / "ui" / "assets" / "astr
 
 st.title("Photos & video")
 chosen = model_sidebar(live=True)
-detector = st.sidebar.selectbox("Face detector", list(DETECTORS), index=list(DETECTORS).index(DEFAULT_DETECTOR), key="photo_detector",
+detector = st.sidebar.selectbox("Face detector", DETECTOR_CHOICES, index=DETECTOR_CHOICES.index(DEFAULT_DETECTOR), key="photo_detector",
                                 help=DETECTOR_HELP)
 thorough = st.sidebar.toggle("Thorough stills", True, key="photo_thorough",
                              help="Average each face over six views (mirror image and 0.9x/1.1x zoom): about 1.2 points "
@@ -35,7 +35,7 @@ if chosen is None:
     st.stop()
 model_label, model_path = chosen
 predictor = session_predictor(model_path, detector, slot="photo_predictor", tta="flip-zoom" if thorough else None)
-video_predictor = session_predictor(model_path, detector, slot="video_predictor") if thorough else predictor
+video_predictor = session_predictor(model_path, detector, slot="video_predictor", use="video")
 keras_model = model_loader(model_path)
 
 photos_tab, camera_tab, video_tab = st.tabs(["Upload photos", "Camera snapshot", "Video file"])

@@ -11,6 +11,9 @@ import pytest
 from conftest import paste_face
 from test_cli_data import run_cli
 
+from fer_core.inference.face_scenes import make_scene
+from fer_core.inference.faces import DETECTORS
+
 pytestmark = pytest.mark.slow
 
 
@@ -39,7 +42,7 @@ def test_bench_prints_detection_classification_and_frame_ms(tiny_model_file: Pat
     assert result.returncode == 0, result.stderr[-1500:]
     figures = json.loads(result.stdout)
     assert figures["classify_ms"] > 0 and figures["keras_predict_ms"] > 0
-    assert set(figures["detectors"]) == {"haar", "blazeface"}
+    assert set(figures["detectors"]) == set(DETECTORS)
     # Figures only, no timing relation between them: that is the benchmark's to print, and on a busy
     # machine (CI with a training run beside it) one slow detection burst broke a ratio check here.
     assert all(v["detect_ms"] > 0 and v["frame_ms"] > 0 for v in figures["detectors"].values())
@@ -81,3 +84,37 @@ def test_predict_video_refuses_a_missing_or_unreadable_file_in_one_line(tmp_path
         result = run_cli("predict-video", str(path), "--model", str(tiny_model_file))
         assert result.returncode == 2 and result.stderr.startswith("error: ") and message in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1  # no traceback
+
+
+def test_predict_on_a_group_photo_returns_every_face_with_its_box_and_the_flag_picks_the_detector(
+        tmp_path: Path, tiny_model_file: Path) -> None:
+    scene = make_scene(np.random.default_rng(3), 1600, 1200, [150, 120, 100, 90, 80, 70])
+    photo = tmp_path / "group.png"
+    cv2.imwrite(str(photo), scene.image)
+
+    def faces_found(*flags: str) -> list[dict]:
+        result = run_cli("predict", str(photo), "--model", str(tiny_model_file), "--json", "--tta", "none", *flags)
+        assert result.returncode == 0, result.stderr[-1500:]
+        return json.loads(result.stdout)[0]["faces"]
+
+    found = faces_found()  # auto: a photo gets the tiled full-range detector
+    assert len(found) == len(scene.faces) == 6
+    for face in scene.faces:  # every pasted face has a box centred in it
+        x, y, w, h = face
+        assert any(x <= bx + bw / 2 <= x + w and y <= by + bh / 2 <= y + h for bx, by, bw, bh in (f["box"] for f in found))
+    assert len(faces_found("--detector", "blazeface")) < len(found)  # the webcam's model loses faces this small in the frame
+    refused = run_cli("predict", str(photo), "--detector", "yolo")
+    assert refused.returncode == 2 and refused.stderr.startswith("error: argument --detector: invalid choice: 'yolo'")
+
+
+def test_bench_detect_prints_recall_by_size_false_detections_and_time(tmp_path: Path) -> None:
+    result = run_cli("bench-detect", "--detector", "blazeface", "blazeface-tiled", "--frames", "2", "--group-photos", "1", "--json")
+    assert result.returncode == 0, result.stderr[-1500:]
+    rows = json.loads(result.stdout)
+    assert [row["detector"] for row in rows] == ["blazeface", "blazeface-tiled"]
+    for row in rows:
+        assert sum(bucket["faces"] for bucket in row["recall_by_size"].values()) >= 8  # 1-3 faces a frame, 6-12 in the photo
+        assert row["ms_per_640x480_frame"] > 0 and row["ms_per_group_photo"] > 0 and row["false_detections_per_image"] >= 0
+    assert rows[1]["recall_from_40_px"] > rows[0]["recall_from_40_px"]
+    table = run_cli("bench-detect", "--detector", "haar", "--frames", "1", "--group-photos", "1")
+    assert table.returncode == 0 and table.stdout.splitlines()[0].startswith("detector") and "haar" in table.stdout

@@ -11,7 +11,7 @@ from fer_core.inference.faces import BlazeFaceDetector, HaarDetector, detect_wit
 from fer_core.inference.predictor import _iou
 
 
-@pytest.fixture(scope="module", params=["haar", "blazeface"])
+@pytest.fixture(scope="module", params=["haar", "blazeface", "blazeface-full", "blazeface-tiled"])
 def detector(request: pytest.FixtureRequest):
     return make_detector(request.param)
 
@@ -23,8 +23,9 @@ def test_detectors_find_pasted_faces_where_they_are(detector, real_faces: np.nda
         truth = paste_face(frame, face, 220, 140, 200)
         boxes = detector.detect(frame)
         hits += any(_iou(box, truth) > 0.3 for box in boxes)
-    # Measured here: BlazeFace finds 18-20 of these 20, HAAR about 11-13.
-    assert hits >= (15 if detector.name == "blazeface" else 8)
+    # Measured here: BlazeFace finds 18-20 of these 20 (its full-range model alone 11-12, so the
+    # full and tiled detectors run the short-range one beside it), HAAR about 11-13.
+    assert hits >= (15 if detector.name.startswith("blazeface") else 8)
 
 
 def test_no_face_in_a_blank_or_tiny_frame(detector) -> None:

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from conftest import write_fer_csv
 
+from fer_core.inference.faces import Detection
 from fer_core.inference.lighting import (
     LIGHTING_SHIFTS,
     SHARE_KEY,
@@ -79,6 +80,9 @@ class OneBox:
 
     def detect(self, image: np.ndarray) -> list[tuple[int, int, int, int]]:
         return [(40, 40, 96, 96)]
+
+    def locate(self, image: np.ndarray) -> list[Detection]:
+        return [Detection(box) for box in self.detect(image)]
 
 
 def test_the_predictor_equalises_crops_only_for_models_that_want_it() -> None:

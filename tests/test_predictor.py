@@ -10,7 +10,7 @@ import pytest
 from conftest import paste_face
 
 from fer_core.explain.gradcam import grad_cam, overlay
-from fer_core.inference.faces import HaarDetector, crop_face
+from fer_core.inference.faces import Detection, HaarDetector, crop_face
 from fer_core.inference.live import LiveProcessor
 from fer_core.inference.predictor import FaceResult, Predictor, ProbabilitySmoother
 from fer_core.labels import CLASS_NAMES
@@ -70,6 +70,9 @@ def test_at_most_max_faces_are_classified(model, real_faces: np.ndarray) -> None
 
         def detect(self, image: np.ndarray) -> list:
             return [(i * 20, 0, 20, 20) for i in range(25)]
+
+        def locate(self, image: np.ndarray) -> list[Detection]:
+            return [Detection(box) for box in self.detect(image)]
 
     predictor = Predictor(FastClassifier(model), ManyFaces(), max_faces=20)
     assert len(predictor.predict(np.zeros((100, 600, 3), np.uint8))) == 20

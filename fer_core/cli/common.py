@@ -14,7 +14,7 @@ from fer_core.data.loading import load_dataset
 from fer_core.data.stats import training_copies
 from fer_core.errors import FerError
 from fer_core.files import atomic_path
-from fer_core.inference.faces import DEFAULT_DETECTOR, DETECTORS
+from fer_core.inference.faces import DEFAULT_DETECTOR, DETECTOR_CHOICES
 from fer_core.nets.decision import DECISIONS
 from fer_core.nets.tta import TTA_MODES
 from fer_core.paths import DEFAULT_MODEL_PATH
@@ -76,7 +76,8 @@ def positive_int(text: str) -> int:
 
 WITHOUT_COPIES_HELP = "leave out faces whose image is also in Training (scored on memory, not generalisation)"
 
-DETECTOR_ARGUMENT = {"default": DEFAULT_DETECTOR, "choices": list(DETECTORS), "help": "default: as the app (%(default)s)"}
+DETECTOR_ARGUMENT = {"default": DEFAULT_DETECTOR, "choices": DETECTOR_CHOICES,
+                     "help": "default: as the app (auto: photos blazeface-tiled, videos blazeface-full)"}
 
 DECISION_ARGUMENT = {
     "default": "balanced", "choices": DECISIONS,

@@ -22,6 +22,7 @@ from fer_core.evaluation.metrics import (
     model_probabilities,
 )
 from fer_core.inference.bench import run_benchmark
+from fer_core.inference.detection_bench import format_table, run_detection_benchmark
 from fer_core.inference.faces import DETECTORS
 from fer_core.inference.predictor import Predictor
 from fer_core.inference.timeline import expression_shares, shares_line
@@ -66,6 +67,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     bench.add_argument("--runs", type=positive_int, default=100)
     bench.add_argument("--json", action="store_true")
 
+    bench_detect = sub.add_parser("bench-detect", help="faces found by size, false detections and time per frame, for each detector, "
+                                                       "on synthetic group photos rebuilt from a seed")
+    bench_detect.set_defaults(handler=_bench_detect)
+    bench_detect.add_argument("--detector", nargs="+", default=list(DETECTORS), choices=list(DETECTORS))
+    bench_detect.add_argument("--seed", type=int, default=0)
+    bench_detect.add_argument("--frames", type=positive_int, default=40, help="640x480 frames with 1-3 faces (default %(default)s)")
+    bench_detect.add_argument("--group-photos", type=positive_int, default=20, help="1600x1200 photos with 6-12 faces (default %(default)s)")
+    bench_detect.add_argument("--json", action="store_true")
+
 
 def _predict(args: argparse.Namespace) -> int:
     predictor = Predictor.from_model(chosen_model_path(args), detector=args.detector, tta=args.tta, decision=args.decision)
@@ -94,7 +104,7 @@ def _predict_video(args: argparse.Namespace) -> int:
         raise FerError(f"{video}: a folder, not a video file")
     if not video.is_file():
         raise FerError(f"{video}: no such file")
-    predictor = Predictor.from_model(chosen_model_path(args), detector=args.detector, decision=args.decision)
+    predictor = Predictor.from_model(chosen_model_path(args), detector=args.detector, decision=args.decision, use="video")
     analysis = analyse_video(video, predictor, every_nth=args.every, smoothing=not args.no_smoothing, key_frame_count=0)
     timeline = analysis.timeline
     with_face = int((timeline["faces"] > 0).sum())
@@ -117,6 +127,12 @@ def _predict_csv(args: argparse.Namespace) -> int:
     out = Path(args.out)
     write_csv(pd.DataFrame({"emotion": predictions}), out)
     print(f"wrote {len(predictions)} predictions to {out}")
+    return 0
+
+
+def _bench_detect(args: argparse.Namespace) -> int:
+    scores = run_detection_benchmark(args.detector, seed=args.seed, frames=args.frames, group_photos=args.group_photos)
+    print_json([score.as_dict() for score in scores]) if args.json else print(format_table(scores))
     return 0
 
 

@@ -18,6 +18,7 @@ from fer_core.inference.faces import (
     CROP_MARGIN,
     DEFAULT_DETECTOR,
     Box,
+    Detection,
     FaceDetector,
     crop_face,
     detect_with_padding,
@@ -103,20 +104,22 @@ class ProbabilitySmoother:
 
 
 class Predictor:
-    """Detects faces, crops them as FER2013 faces look (48x48 grey), classifies them."""
+    """Detects faces, crops them as FER2013 faces look (48x48 grey, upright), classifies them."""
 
-    def __init__(self, classifier: Classifier, detector: FaceDetector, *, margin: float = CROP_MARGIN, max_faces: int = 20,
-                 equalise: bool = False) -> None:
+    def __init__(self, classifier: Classifier, detector: FaceDetector, *, margin: float = CROP_MARGIN, max_faces: int = 50,
+                 equalise: bool = False, align: bool = True) -> None:
         self.classifier = classifier
         self.detector = detector
         self.margin = margin
-        self.max_faces = max_faces
+        self.max_faces = max_faces  # a group photo's faces, largest first; past it the smallest are left out
         self.equalise = equalise  # bring crops to histogram-equalised training faces (fer_core.inference.lighting)
+        self.align = align  # level the eye line where the detector finds eyes (fer_core.inference.faces.crop_face)
 
     @classmethod
     def from_model(cls, model_path: Path, detector: str = DEFAULT_DETECTOR, tta: str | None = None, decision: str = "balanced",
-                   **options: float) -> Predictor:
-        return cls(load_fast_classifier(model_path, tta, decision), make_detector(detector),
+                   use: str = "photo", **options: float) -> Predictor:
+        """``use`` ('live', 'video', 'photo') is what an ``auto`` detector is chosen for."""
+        return cls(load_fast_classifier(model_path, tta, decision), make_detector(detector, use),
                    equalise=wants_equalised_crops(model_path), **options)
 
     def predict(self, image: np.ndarray, *, photo: bool = False) -> list[FaceResult]:
@@ -129,21 +132,21 @@ class Predictor:
         margin = self.margin
         if photo:
             found = detect_with_padding(self.detector, image)
-            boxes = found.boxes
+            faces = found.faces
             if found.used_whole_image:
                 # The image is the face, framed as it is: widening it would shrink the face in the
                 # crop (on PublicTest faces taken whole: 67.6 % without a margin, 65.4 % with 0.1).
-                boxes, margin = [(0, 0, grey.shape[1], grey.shape[0])], 0.0
+                faces, margin = [Detection((0, 0, grey.shape[1], grey.shape[0]))], 0.0
         else:
-            boxes = self.detector.detect(image)
-        boxes = boxes[: self.max_faces]
-        if not boxes:
+            faces = self.detector.locate(image)
+        faces = faces[: self.max_faces]
+        if not faces:
             return []
-        crops = np.stack([crop_face(grey, box, margin) for box in boxes])
+        crops = np.stack([crop_face(grey, face.box, margin, face.eyes if self.align else None) for face in faces])
         if self.equalise:
             crops = np.stack([matched_to_equalised(crop, margin) for crop in crops])
         probabilities = self.classifier(crops)
-        return [FaceResult(box, probs, crop) for box, probs, crop in zip(boxes, probabilities, crops, strict=True)]
+        return [FaceResult(face.box, probs, crop) for face, probs, crop in zip(faces, probabilities, crops, strict=True)]
 
 
 def load_fast_classifier(model_path: Path, tta: str | None = None, decision: str = "balanced") -> Classifier:
