@@ -4,7 +4,7 @@ For each setting, starts the app, opens Photos first (so Keras is imported in th
 as it is for a real visitor), then streams a drawn face on Live for 25 s and reads the
 page's own readout (median and p90 over the last 90 frames).
 
-Run: .venv/bin/python scripts/measure_live.py
+Run: .venv/bin/python scripts/measure_live.py [N]   (N: only the first N settings)
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from fer_core.inference.faces import DEFAULT_DETECTOR  # noqa: E402
 from testkit.browser import CHROMIUM, VIDEO_PLAYING, RunningApp, drawn_face, launch_args, open_page, write_y4m  # noqa: E402
 
 SETTINGS = [  # label, detector, environment, expression challenge on
+    ("auto (the default: blazeface on Live), with FER Studio's guard", "auto", {}, False),
     ("haar, with FER Studio's guard", "haar", {}, False),
     ("blazeface, with FER Studio's guard", "blazeface", {}, False),
     ("blazeface, expression challenge on", "blazeface", {}, True),
@@ -58,8 +59,9 @@ def measure(detector: str, env: dict[str, str], challenge: bool, y4m: Path) -> s
 
 
 def main() -> None:
+    first = int(sys.argv[1]) if len(sys.argv) > 1 else len(SETTINGS)  # measure only the first N settings
     y4m = write_y4m(Path("/tmp/fer-studio-live.y4m"), np.stack([drawn_face(240)]), size=240)
-    for label, detector, env, challenge in SETTINGS:
+    for label, detector, env, challenge in SETTINGS[:first]:
         print(f"{label}: {measure(detector, env, challenge, y4m)}", flush=True)
 
 

@@ -306,6 +306,25 @@ def test_distillation_targets_mix_labels_with_the_teachers_flip_predictions(tmp_
     assert np.array_equal(training_targets(tmp_path, TrainConfig(data="unused"), images, labels, log), np.eye(7)[labels])
 
 
+def test_a_teacher_that_always_says_the_same_gives_exactly_that_share_of_the_targets(tmp_path: Path) -> None:
+    """A known teacher (a net whose answer is fixed by its bias) gives known soft targets, mirrored or not."""
+    import keras
+
+    from fer_core.training.loop import training_targets
+    from fer_core.training.runs import RunLog
+
+    answer = np.array([0.05, 0.05, 0.1, 0.5, 0.1, 0.1, 0.1])
+    inputs = keras.Input((48, 48, 1))
+    dense = keras.layers.Dense(7, kernel_initializer="zeros", bias_initializer=keras.initializers.Constant(np.log(answer)))
+    teacher = tmp_path / "teacher.keras"
+    keras.Model(inputs, keras.layers.Softmax()(dense(keras.layers.Flatten()(inputs)))).save(teacher)
+    images, labels = random_faces(6), np.array([0, 1, 2, 3, 4, 5])
+    config = TrainConfig(data="unused", teachers=[str(teacher)], teacher_weight=0.7)
+    targets = training_targets(tmp_path, config, images, labels, RunLog(tmp_path, stdout_is_log=True))
+    np.testing.assert_allclose(targets, 0.3 * np.eye(7)[labels] + 0.7 * answer, atol=1e-6)
+    np.testing.assert_allclose(targets.sum(axis=1), 1.0, atol=1e-6)
+
+
 def test_starting_from_a_model_copies_its_weights_under_new_dropout(tiny_model_file: Path) -> None:
     from fer_core.nets.architectures import build_model
     from fer_core.nets.classifiers import load_classifier
