@@ -367,6 +367,17 @@ def test_a_bfloat16_run_trains_in_bf16_and_saves_a_float32_best_model(tiny_datas
     assert json.loads((run_dir / "metrics.json").read_text())["n"] == 28
 
 
+def test_a_cpu_without_bfloat16_units_is_recognised_from_its_flags(tmp_path: Path) -> None:
+    from fer_core.training.loop import cpu_lacks_bfloat16
+
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor : 0\nflags : fpu sse2 avx avx2 fma\n")
+    assert cpu_lacks_bfloat16(info)
+    info.write_text("processor : 0\nflags : fpu avx2 avx512f avx512_bf16\n")
+    assert not cpu_lacks_bfloat16(info)
+    assert not cpu_lacks_bfloat16(tmp_path / "missing")
+
+
 def test_an_unknown_precision_is_refused() -> None:
     with pytest.raises(FerError, match="precision must be one of float32, bfloat16"):
         TrainConfig(data="x.csv", precision="float16").validate()
