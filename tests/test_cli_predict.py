@@ -104,7 +104,7 @@ def test_predict_on_a_group_photo_returns_every_face_with_its_box_and_the_flag_p
         assert any(x <= bx + bw / 2 <= x + w and y <= by + bh / 2 <= y + h for bx, by, bw, bh in (f["box"] for f in found))
     assert len(faces_found("--detector", "blazeface")) < len(found)  # the webcam's model loses faces this small in the frame
     refused = run_cli("predict", str(photo), "--detector", "yolo")
-    assert refused.returncode == 2 and refused.stderr.startswith("error: argument --detector: invalid choice: 'yolo'")
+    assert refused.returncode == 2 and refused.stderr.startswith("error: ") and "--detector: invalid choice: 'yolo'" in refused.stderr
 
 
 def test_bench_detect_prints_recall_by_size_false_detections_and_time(tmp_path: Path) -> None:

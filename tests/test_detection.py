@@ -113,6 +113,16 @@ def test_a_tile_reports_eyes_and_boxes_in_the_whole_images_pixels(portrait: np.n
     assert 40 < bw < 65 and all(bx < ex < bx + bw and by < ey < by + bh / 2 for ex, ey in faces[0].eyes)
 
 
+def test_a_huge_photo_gets_no_more_than_four_levels_of_tiles() -> None:
+    detector = make_detector("blazeface-tiled")
+    calls: list[tuple[int, int]] = []
+    original = detector.base.locate
+    detector.base.locate = lambda image: calls.append(image.shape[:2]) or original(image)
+    detector.locate(np.full((6000, 8000, 3), 128, np.uint8))
+    assert max(calls) == (6000, 8000) and min(side for shape in calls for side in shape) == 1000  # 8000 / 8
+    assert len(calls) == 1 + 3 * 2 + 7 * 5 + 15 * 11
+
+
 def test_scenes_are_the_same_for_a_seed_and_label_every_face() -> None:
     first, again = benchmark_scenes(seed=5, frames=2, group_photos=1), benchmark_scenes(seed=5, frames=2, group_photos=1)
     assert all(np.array_equal(a.image, b.image) and a.faces == b.faces for a, b in zip(first, again, strict=True))
