@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from fer_core.paths import REPO_ROOT
 from fer_core.training.config import TrainConfig
 from fer_core.training.multi_worker import Cluster, chief_dir, cluster_from_tf_config, parse_cluster, worker_dir
 from fer_core.training.runs import read_history, read_status
+from testkit.network import free_ports
 
 pytestmark = pytest.mark.slow
 
@@ -33,16 +33,6 @@ def tiny_dataset(tmp_path: Path) -> Path:
     labels = np.tile(np.arange(7), 24)
     images = np.clip(random_faces(len(labels)) // 4 + (labels * 30)[:, None, None], 0, 255).astype(np.uint8)
     return write_fer_csv(tmp_path / "tiny.csv", images, labels, ["Training"] * TRAINING_FACES + ["PublicTest"] * 28)
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    for sock in sockets:
-        sock.bind(("127.0.0.1", 0))
-    ports = [sock.getsockname()[1] for sock in sockets]
-    for sock in sockets:
-        sock.close()
-    return ports
 
 
 def start_workers(*args: str) -> tuple[list[subprocess.Popen], str]:

@@ -178,10 +178,10 @@ def fit_inputs(
     }
 
 
-def _has_gpu() -> bool:
+def _gpu_count() -> int:
     import tensorflow as tf
 
-    return bool(tf.config.list_logical_devices("GPU"))
+    return len(tf.config.list_logical_devices("GPU"))
 
 
 def _distribution_scope(backend: str, cluster: Cluster | None):
@@ -195,8 +195,7 @@ def _distribution_scope(backend: str, cluster: Cluster | None):
         return contextlib.nullcontext()
     import tensorflow as tf
 
-    gpus = tf.config.list_logical_devices("GPU")
-    return (tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()).scope()
+    return (tf.distribute.MirroredStrategy() if _gpu_count() > 1 else tf.distribute.get_strategy()).scope()
 
 
 def jit_on_jax(model) -> None:
@@ -417,7 +416,7 @@ def _train(run_dir: Path, resume: bool, stop_flag: dict, log: RunLog, worker_ind
             _set_status(run_dir, "running", message=f"the teachers are predicting {len(x_train)} training faces", batch=0)
         targets = training_targets(run_dir, config, x_train, y_train, log)  # teachers run float32, as saved
         keras.mixed_precision.set_global_policy("mixed_bfloat16" if config.precision == "bfloat16" else "float32")
-        if config.precision == "bfloat16" and cpu_lacks_bfloat16() and backend == "tensorflow" and not _has_gpu():
+        if config.precision == "bfloat16" and cpu_lacks_bfloat16() and backend == "tensorflow" and not _gpu_count():
             log("warning: this CPU has no bfloat16 units (no avx512_bf16 or amx_bf16): bf16 is emulated and about ten "
                 "times slower than float32 here; cancel and train with --precision float32")
         steps = int(np.ceil(len(x_train) / config.batch_size))
