@@ -42,7 +42,8 @@ def print_route(name: str, points: list[CurvePoint], every: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--every", type=int, default=10, help="print a row every N epochs of a stage (default 10)")
-    parser.add_argument("routes", nargs="*", metavar="NAME=RUN[,RUN...]", help="default: the routes in models/wip/")
+    parser.add_argument("routes", nargs="*", metavar="[NAME=]RUN[,RUN...]",
+                        help="a route's stage folders in order (NAME defaults to the folder's name); default: the routes in models/wip/")
     args = parser.parse_args()
     if not args.routes:
         routes = routes_in(wip_dir())
@@ -53,7 +54,9 @@ def main() -> int:
             print_route(" → ".join(stage.name for stage in route.stages), list(route.points), args.every)
         return 0
     for entry in args.routes:
-        name, _, folders = entry.partition("=")
+        name, named, folders = entry.partition("=")
+        if not named:  # a bare run folder: the route is that folder, named after it
+            name, folders = Path(entry).name, entry
         try:
             points = route_curve([Path(folder) for folder in folders.split(",") if folder])
         except FerError as error:

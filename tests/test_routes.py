@@ -78,3 +78,13 @@ def test_the_script_prints_each_route_and_a_folder_without_history_is_one_error_
     refused = subprocess.run([sys.executable, script, f"x={tmp_path}"], capture_output=True, text=True, check=False)
     assert refused.returncode == 2
     assert refused.stderr.startswith("error: x:") and "Traceback" not in refused.stderr
+
+
+def test_a_bare_run_folder_is_a_route_named_after_it_and_no_folder_is_one_error_line(tmp_path: Path) -> None:
+    script = str(REPO_ROOT / "scripts" / "route_curve.py")
+    run = write_run(tmp_path / "solo", [(1, 0.40, 1800), (2, 0.60, 1800)])
+    printed = subprocess.run([sys.executable, script, str(run)], capture_output=True, text=True, check=False)
+    assert printed.returncode == 0 and "solo: 2 epochs, 1.00 CPU-hours, best 60.00%" in printed.stdout
+    refused = subprocess.run([sys.executable, script, "empty="], capture_output=True, text=True, check=False)
+    assert refused.returncode == 2
+    assert refused.stderr.startswith("error: empty:") and "Traceback" not in refused.stderr

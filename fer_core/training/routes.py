@@ -75,6 +75,8 @@ def gain_in_last_hour(points: Sequence[CurvePoint]) -> float | None:
 
 def route_curve(stage_folders: list[Path]) -> list[CurvePoint]:
     """The route's epochs in order, hours accumulated over its stages."""
+    if not stage_folders:
+        raise FerError("no stage folders given: name at least one run folder")
     histories = [read_history(folder) for folder in stage_folders]
     for folder, history in zip(stage_folders, histories, strict=True):
         if not history:
