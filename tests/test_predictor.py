@@ -130,8 +130,9 @@ def test_grad_cam_reads_the_last_full_resolution_map_of_each_architecture() -> N
     from fer_core.explain.gradcam import _last_feature_layer
     from fer_core.nets.architectures import build_model
 
-    chosen = {arch: _last_feature_layer(build_model(arch)).name for arch in ("tiny", "vgg", "vgg_wide", "mini_xception")}
-    assert chosen == {"tiny": "b2_relu", "vgg": "b3b_relu", "vgg_wide": "b3b_relu", "mini_xception": "x3_add"}
+    chosen = {arch: _last_feature_layer(build_model(arch)).name for arch in ("tiny", "vgg", "vgg_wide", "mini_xception", "resnet")}
+    assert chosen == {"tiny": "b2_relu", "vgg": "b3b_relu", "vgg_wide": "b3b_relu", "mini_xception": "x3_add",
+                      "resnet": "s3b1_out"}
 
 
 def test_the_shipped_model_always_shows_where_its_answer_came_from(real_faces: np.ndarray) -> None:

@@ -424,7 +424,7 @@ def test_on_jax_the_augmenting_model_is_jit_compiled(monkeypatch: pytest.MonkeyP
     assert resumed.jit_compile is True
 
 
-@pytest.mark.parametrize("arch", ["tiny", "mini_xception", "vgg", "vgg_wide"])
+@pytest.mark.parametrize("arch", ["tiny", "mini_xception", "vgg", "vgg_wide", "resnet"])
 def test_every_architecture_takes_faces_and_gives_seven_probabilities(arch: str) -> None:
     from fer_core.nets.architectures import ARCHITECTURES, build_model
     from fer_core.nets.classifiers import FastClassifier
@@ -442,6 +442,17 @@ def test_vgg_wide_is_the_vgg_with_one_and_a_half_times_the_filters() -> None:
     assert [layer.filters for layer in narrow.layers if hasattr(layer, "filters")] == [32, 32, 64, 64, 128, 128, 256, 256]
     assert [layer.filters for layer in wide.layers if hasattr(layer, "filters")] == [48, 48, 96, 96, 192, 192, 384, 384]
     assert 3.4e6 < wide.count_params() < 3.7e6
+
+
+def test_resnet_halves_the_map_at_each_stage_with_projected_shortcuts_there_only() -> None:
+    from fer_core.nets.architectures import build_model
+
+    net = build_model("resnet")
+    outputs = {layer.name: tuple(layer.output.shape[1:]) for layer in net.layers}
+    assert [outputs[f"s{stage}b1_out"] for stage in range(4)] == [(48, 48, 32), (24, 24, 64), (12, 12, 128), (6, 6, 256)]
+    assert sorted(name for name in outputs if name.endswith("_skip")) == ["s1b0_skip", "s2b0_skip", "s3b0_skip"]
+    assert not any("Depthwise" in type(layer).__name__ or "Separable" in type(layer).__name__ for layer in net.layers)
+    assert 2.7e6 < net.count_params() < 2.9e6
 
 
 def test_random_erasing_blanks_a_patch_on_that_share_of_training_faces_only() -> None:
