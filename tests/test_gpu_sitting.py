@@ -12,9 +12,10 @@ import pytest
 from conftest import REPO_ROOT, random_faces, write_fer_csv
 
 from fer_core.data.loading import load_dataset
+from fer_core.errors import FerError
 
 sys.path.insert(0, str(REPO_ROOT / "scripts"))
-from gpu_data import ZIP_NAME, check_round_trip, cut_into_parts, write_face_zip
+from gpu_data import DEVICE_TREE_BYTES, MARGIN_BYTES, ZIP_NAME, check_round_trip, cut_into_parts, room_per_call, write_face_zip
 from gpu_sitting import SittingError, join_parts, pack_results
 
 
@@ -56,7 +57,7 @@ def test_a_missing_part_is_named_before_any_run_starts(small_csv: Path, tmp_path
 def test_the_packer_refuses_a_split_the_dataset_lacks_with_one_error_line(small_csv: Path, tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, str(REPO_ROOT / "scripts" / "gpu_data.py"), "--data", str(small_csv), "--splits", "Training", "Test",
-         "--out", str(tmp_path / "gpu")],
+         "--out", str(tmp_path / "gpu"), "--part-mb", "1"],
         capture_output=True, text=True, timeout=300,
     )
     assert result.returncode == 2 and result.stderr.strip().splitlines()[-1].startswith("error: ")
@@ -78,3 +79,16 @@ def test_each_run_comes_back_as_one_tar_with_its_best_model_in_float16(tmp_path:
     back = keras.models.load_model(run / "best.keras")
     assert {weight.dtype for weight in back.weights} == {"float32"}  # float16 on disk, loaded into float32 variables
     assert np.allclose(back.get_weights()[0], model.get_weights()[0], atol=1e-2)
+
+
+def test_parts_are_sized_to_what_a_call_carries_beside_the_working_tree(tmp_path: Path) -> None:
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    (tmp_path / ".gitignore").write_text("ignored.bin\n")
+    with (tmp_path / "ignored.bin").open("wb") as handle:  # ignored: stays behind, whatever its size
+        handle.truncate(200_000_000)
+    (tmp_path / "code.py").write_bytes(b"x" * 1_000_000)
+    assert room_per_call(tmp_path) == DEVICE_TREE_BYTES - 1_000_000 - len("ignored.bin\n") - MARGIN_BYTES
+    with (tmp_path / "carried-run.keras").open("wb") as handle:  # untracked and not ignored: it travels
+        handle.truncate(62_000_000)
+    with pytest.raises(FerError, match=r"the working tree is 63\.0 MB"):
+        room_per_call(tmp_path)
