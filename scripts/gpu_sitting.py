@@ -76,9 +76,10 @@ def join_parts(parts_dir: Path, target: Path) -> int:
     return count
 
 
-def keras_path(wheels_dir: Path, site: Path) -> str | None:
-    """A folder holding Keras unpacked from the carried wheels, or None where Keras imports already."""
-    if subprocess.run([sys.executable, "-c", "import keras"], capture_output=True).returncode == 0:
+def keras_path(wheels_dir: Path, site: Path, env: dict[str, str]) -> str | None:
+    """A folder holding Keras unpacked from the carried wheels, or None where Keras imports already
+    (with the backend the runs will use: under TensorFlow's default it would fail for want of TensorFlow)."""
+    if subprocess.run([sys.executable, "-c", "import keras"], env=env, capture_output=True).returncode == 0:
         return None
     wheels = sorted(wheels_dir.glob("*.whl"))
     if not wheels:
@@ -123,9 +124,8 @@ def main() -> int:
         faces = join_parts(PARTS_DIR, data)
         print(f"data: {faces} faces in {data}", flush=True)
         env = {**os.environ, "KERAS_BACKEND": os.environ.get("KERAS_BACKEND", "jax")}
-        if extra_path := keras_path(WHEELS_DIR, args.work / "site"):
+        if extra_path := keras_path(WHEELS_DIR, args.work / "site", env):
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [extra_path, env.get("PYTHONPATH", "")]))
-            sys.path.insert(0, extra_path)
     except SittingError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
