@@ -24,13 +24,14 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # fer_core from this checkout
 
 from fer_core.data.loading import FerDataset, load_dataset
 from fer_core.errors import FerError
 from fer_core.labels import CLASS_NAMES
 
-OUT_DIR = Path(__file__).resolve().parents[1] / "data" / "gpu"
+REPO_ROOT = Path(__file__).resolve().parents[1]
+OUT_DIR = REPO_ROOT / "data" / "gpu"
 ZIP_NAME = "fer-gpu.zip"
 FOLDER_BY_SPLIT = {"Training": "train", "PublicTest": "test", "PrivateTest": "test"}
 WEBP_LOSSLESS = 101  # OpenCV's WebP quality above 100 selects lossless
@@ -88,7 +89,8 @@ def travelling_bytes(repo: Path) -> int:
     """The bytes every device call sends anyway: tracked files and untracked ones git does not ignore."""
     listed = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=repo,
                             capture_output=True, check=True).stdout.split(b"\0")
-    return sum((repo / os.fsdecode(name)).stat().st_size for name in listed if name and (repo / os.fsdecode(name)).is_file())
+    paths = [repo / os.fsdecode(name) for name in listed if name]
+    return sum(path.stat().st_size for path in paths if path.is_file())  # a deleted file is listed until staged
 
 
 def room_per_call(repo: Path) -> int:
@@ -113,7 +115,7 @@ def main() -> int:
             raise FerError("no dataset: give --data or set FER2013_PATH")
         if args.part_mb is not None and args.part_mb <= 0:
             raise FerError("--part-mb must be positive")
-        part_bytes = int(args.part_mb * 1e6) if args.part_mb else room_per_call(Path(__file__).resolve().parents[1])
+        part_bytes = int(args.part_mb * 1e6) if args.part_mb else room_per_call(REPO_ROOT)
         dataset = load_dataset(args.data)
         args.out.mkdir(parents=True, exist_ok=True)
         whole = args.out / ZIP_NAME
@@ -125,10 +127,9 @@ def main() -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(f"{count} faces ({', '.join(args.splits)}), {size / 1e6:.1f} MB, checked bit for bit; {len(parts)} parts:")
-    root = Path(__file__).resolve().parents[1]
-    for part in parts:
-        shown = part.relative_to(root) if part.is_relative_to(root) else part
-        print(f"  {shown}  {part.stat().st_size / 1e6:.1f} MB  (carry it in call {parts.index(part) + 1})")
+    for call, part in enumerate(parts, start=1):
+        shown = part.relative_to(REPO_ROOT) if part.is_relative_to(REPO_ROOT) else part
+        print(f"  {shown}  {part.stat().st_size / 1e6:.1f} MB  (carry it in call {call})")
     return 0
 
 
