@@ -7,6 +7,7 @@ import os
 import signal
 import threading
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -47,6 +48,9 @@ def test_cli_train_writes_every_file_then_evaluates(tiny_dataset: Path) -> None:
     run_dir = Path(os.environ["FER_RUNS_DIR"]) / result.stdout.split("run folder: ")[1].split()[0].split("/")[-1]
     for name in ("config.json", "history.csv", "status.json", "train.log", "checkpoint.keras", "best.keras", "metrics.json"):
         assert (run_dir / name).is_file(), name
+    with zipfile.ZipFile(run_dir / "checkpoint.keras") as checkpoint, zipfile.ZipFile(run_dir / "best.keras") as best:
+        assert "optimizer" in checkpoint.read("config.json").decode()  # resuming needs the optimizer's state ...
+        assert "optimizer" not in best.read("config.json").decode()  # ... what Evaluate and Live load does not
     assert read_status(run_dir)["state"] == "finished"
     history = read_history(run_dir)
     assert [row["epoch"] for row in history] == [1.0, 2.0]
