@@ -634,6 +634,65 @@ def test_a_run_packed_in_float16_resumes_as_its_float32_state_does(tiny_dataset:
         halve_run_state(plain)
 
 
+def test_a_float32_run_resumed_in_bf16_keeps_its_schedule_and_optimiser_state(tiny_dataset: Path) -> None:
+    """A checkpoint reloads in the precision it was saved in, so a route could not move to the
+    faster bf16 mid-schedule; ``--resume --precision bfloat16`` rebuilds the net in bf16 and
+    carries weights, step counter and AdamW's moments over."""
+    import keras
+
+    from fer_core.training.loop import compile_model, train_run
+    from fer_core.training.run_models import build_configured_model, saved_precision
+    from fer_core.training.runs import create_run
+
+    config = TrainConfig(data=str(tiny_dataset), arch="tiny", epochs=1, batch_size=8, optimiser="adamw")
+    run_dir = create_run(config)
+    assert train_run(run_dir) == "finished"
+    config.epochs = 3
+    (run_dir / "config.json").write_text(config.to_json())
+    assert saved_precision(keras.models.load_model(run_dir / "checkpoint.keras")) == "float32"
+
+    switched = run_cli("train", "--resume", str(run_dir), "--precision", "bfloat16")
+    assert switched.returncode == 0, switched.stderr[-2000:]
+    assert TrainConfig.load(run_dir / "config.json").precision == "bfloat16"
+    assert "precision float32 -> bfloat16 from epoch 2" in (run_dir / "train.log").read_text()
+    after = keras.models.load_model(run_dir / "checkpoint.keras")
+    assert saved_precision(after) == "bfloat16"  # it trained on in bf16 ...
+    steps = 18  # 140 training faces in batches of 8
+    assert int(after.optimizer.iterations) == 3 * steps  # ... counting on from epoch 1's steps, not from zero
+    schedule = build_configured_model(config)
+    compile_model(schedule, config, steps)
+    for row in read_history(run_dir)[1:]:
+        schedule.optimizer.iterations.assign(int(row["epoch"]) * steps)
+        assert row["learning_rate"] == pytest.approx(float(schedule.optimizer.learning_rate))
+    assert {layer.dtype_policy.name for layer in keras.models.load_model(run_dir / "best.keras").layers} == {"float32"}
+
+
+def test_carrying_training_state_copies_every_optimiser_variable_into_the_other_precision() -> None:
+    import keras
+
+    from fer_core.training.loop import compile_model
+    from fer_core.training.run_models import build_configured_model, carry_training_state, saved_precision
+
+    config = TrainConfig(arch="tiny", epochs=4, optimiser="adamw", augment=False)
+    trained = build_configured_model(config)
+    compile_model(trained, config, steps_per_epoch=2)
+    faces, targets = random_faces(8)[..., None].astype("float32"), np.eye(7, dtype="float32")[np.arange(8) % 7]
+    trained.fit(faces, targets, batch_size=4, epochs=1, verbose=0)
+    keras.mixed_precision.set_global_policy("mixed_bfloat16")
+    try:
+        model = build_configured_model(config)
+        compile_model(model, config, steps_per_epoch=2)
+        carry_training_state(trained, model)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    assert int(model.optimizer.iterations) == 2
+    for target, source in zip(model.optimizer.variables, trained.optimizer.variables, strict=True):
+        np.testing.assert_array_equal(np.asarray(target), np.asarray(source))
+    for target, source in zip(model.get_weights(), trained.get_weights(), strict=True):
+        np.testing.assert_array_equal(target, source)
+    assert saved_precision(model) == "bfloat16" and saved_precision(trained) == "float32"
+
+
 def test_an_epoch_whose_loss_is_not_a_number_stops_the_run_before_it_is_saved(tmp_path: Path) -> None:
     """bf16 under JAX on this CPU made a vgg predict NaN from its first step, and Keras trained on
     with accuracy at chance; a NaN training loss would also have overwritten the last good checkpoint."""

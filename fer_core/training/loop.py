@@ -40,7 +40,14 @@ from fer_core.training.config import TrainConfig
 from fer_core.training.glimpses import record_glimpse
 from fer_core.training.lineage import write_lineage
 from fer_core.training.multi_worker import Cluster, chief_dir, multi_worker_strategy, shard_by_data
-from fer_core.training.run_models import build_configured_model, copy_weights_by_name, float32_copy, save_model_atomic
+from fer_core.training.run_models import (
+    build_configured_model,
+    carry_training_state,
+    copy_weights_by_name,
+    float32_copy,
+    save_model_atomic,
+    saved_precision,
+)
 from fer_core.training.runs import LOCK_FD_ENV, RunLog, acquire_training_lock, read_history, read_status
 from fer_core.training.weight_averaging import REPORT_FILE, finish_weight_average, make_weight_averager
 
@@ -443,6 +450,11 @@ def _train(run_dir: Path, resume: bool, stop_flag: dict, log: RunLog, worker_ind
             if resume and checkpoint.exists():
                 model = keras.models.load_model(checkpoint, safe_mode=True)
                 jit_on_jax(model)
+                if (saved := saved_precision(model)) != config.precision:
+                    trained, model = model, build_configured_model(config)
+                    compile_model(model, config, steps)
+                    carry_training_state(trained, model)
+                    log(f"precision {saved} -> {config.precision} from epoch {len(history) + 1}: weights and optimiser state carried")
             else:
                 history = []
                 model = build_configured_model(config)

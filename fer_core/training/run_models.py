@@ -76,6 +76,30 @@ def float32_copy(model, config: TrainConfig):
     return copy
 
 
+def saved_precision(model) -> str:
+    """The precision a loaded model trains in: Keras saves each layer's dtype policy, so a
+    checkpoint reloads in the precision it was saved in, whatever the run's config says now.
+    Read from the layers with weights: the input layer takes the global policy on load."""
+    weighted = [layer for layer in model.layers if layer.weights]
+    return "bfloat16" if any(layer.dtype_policy.name == "mixed_bfloat16" for layer in weighted) else "float32"
+
+
+def carry_training_state(trained, model) -> None:
+    """Give the compiled ``model`` the weights and optimiser state of ``trained``, the same net
+    built under another precision policy: a route switches precision mid-schedule without
+    restarting it (the step counter drives the schedule; AdamW's moments are float32 in both).
+
+    Refuses, rather than carrying on with a silently reset optimiser, when the states differ.
+    """
+    model.set_weights(trained.get_weights())
+    model.optimizer.build(model.trainable_variables)
+    old, new = trained.optimizer.variables, model.optimizer.variables
+    if [tuple(v.shape) for v in old] != [tuple(v.shape) for v in new]:
+        raise FerError("the checkpoint's optimiser state does not fit this run's optimiser; resume it in its own precision")
+    for target, source in zip(new, old, strict=True):
+        target.assign(source)
+
+
 def save_model_atomic(model, path: Path) -> None:
     """Keras writes in place; a kill mid-write must not destroy the previous file."""
     with atomic_path(path) as temporary:
