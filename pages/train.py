@@ -112,7 +112,10 @@ with st.expander("New training run", expanded=not runs):
                                              "prediction (with its mirror image), half the label. Measured here: a tiny net "
                                              "on the 300-per-class sample gained 1-6 points; the full vgg, continued on all "
                                              "of Training, lost about 1.")
-                name = cols[2].text_input("Run name (optional)", "", max_chars=32, key="run_name")
+                mixup = cols[2].select_slider("Mixup", [0.0, 0.2, 0.4], 0.0, key="mixup",
+                                              help="Train on blends of two faces, each target blended by the same share "
+                                                   "(each face keeps at least half). A regulariser for long runs of large nets.")
+                name = st.text_input("Run name (optional)", "", max_chars=32, key="run_name")
             submitted = st.form_submit_button("Start training", type="primary", disabled=active is not None)
         if active is not None:
             st.caption(f"Run **{active.run_id}** is training; one run at a time.")
@@ -121,7 +124,7 @@ with st.expander("New training run", expanded=not runs):
                 data=str(source.path), arch=arch, epochs=int(epochs), batch_size=int(batch_size),
                 learning_rate=float(learning_rate), optimiser=optimiser, label_smoothing=float(label_smoothing),
                 augment=augment, class_weighting=class_weighting, precision="bfloat16" if bfloat16 else "float32",
-                erasing=float(erasing) if augment else 0.0, schedule=schedule, swa_epochs=int(swa_epochs),
+                erasing=float(erasing) if augment else 0.0, mixup=float(mixup), schedule=schedule, swa_epochs=int(swa_epochs),
                 teachers=[str(teacher)] if distil else [], sample_per_class=sample_per_class,
                 time_limit_minutes=DEMO_TIME_LIMIT_MINUTES if demo else 0.0,
             )

@@ -192,13 +192,14 @@ def test_train_page_start_creates_a_run_with_the_form_values(small_dataset: Path
     app.number_input(key="epochs").set_value(3)
     app.toggle(key="bfloat16").set_value(True)
     app.select_slider(key="erasing").set_value(0.25)
+    app.select_slider(key="mixup").set_value(0.2)
     app.toggle(key="distil").set_value(True)
     app.selectbox(key="schedule").set_value("constant")
     app.number_input(key="swa_epochs").set_value(2)
     app.button(key="FormSubmitter:train_form-Start training").click().run()
     assert not app.exception, [e.value for e in app.exception]
     assert len(started) == 1 and started[0].arch == "tiny" and started[0].epochs == 3
-    assert started[0].precision == "bfloat16" and started[0].erasing == 0.25
+    assert started[0].precision == "bfloat16" and started[0].erasing == 0.25 and started[0].mixup == 0.2
     assert started[0].teachers == [str(DEFAULT_MODEL_PATH)]  # distils the shipped model
     assert started[0].schedule == "constant" and started[0].swa_epochs == 2
     assert started[0].sample_per_class > 0  # the sample toggle is on by default

@@ -482,6 +482,58 @@ def test_erasing_is_in_the_command_and_bounded() -> None:
         TrainConfig(data="d.csv", erasing=0.5, augment=False).validate()
 
 
+def test_mixup_blends_each_face_and_its_target_by_the_same_share() -> None:
+    from fer_core.training.mixup import mix_batch
+
+    faces = np.stack([np.full((48, 48, 1), value, np.float32) for value in (0.0, 100.0, 200.0)])
+    targets = np.eye(7, dtype=np.float32)[[0, 3, 5]]
+    mixed, blended = mix_batch(faces, targets, np.array([0.75, 1.0, 0.5]), np.array([1, 0, 0]))
+    assert mixed[:, 0, 0, 0].tolist() == [25.0, 100.0, 100.0]  # 0.75 of 0 + 0.25 of 100; face 1 kept whole
+    assert blended[0, [0, 3]].tolist() == [0.75, 0.25] and blended[1, 3] == 1 and blended[2, [0, 5]].tolist() == [0.5, 0.5]
+    np.testing.assert_allclose(blended.sum(axis=1), 1)
+
+
+def test_mixup_batches_show_every_face_once_an_epoch_each_keeping_at_least_half_of_itself() -> None:
+    from fer_core.training.mixup import MixupBatches
+
+    faces = np.arange(50, dtype=np.uint8)[:, None, None] * np.ones((1, 48, 48), np.uint8)
+    targets = np.eye(7, dtype=np.float32)[np.arange(50) % 7]
+    batches = MixupBatches(faces, targets, batch_size=16, alpha=1.0, seed=3)
+    assert len(batches) == 4
+
+    def epoch() -> list[int]:
+        shown = []
+        for index in range(len(batches)):
+            mixed, blended = batches[index]
+            assert mixed.shape[1:] == (48, 48, 1) and mixed.dtype == np.float32
+            np.testing.assert_allclose(blended.sum(axis=1), 1, atol=1e-6)
+            shown += [int(i) for i in batches.order[index * 16 : (index + 1) * 16]]
+            own = targets[batches.order[index * 16 : (index + 1) * 16]].argmax(axis=1)
+            assert (blended[np.arange(len(own)), own] >= 0.5 - 1e-6).all()  # each face stays the larger share of its target
+        return shown
+
+    first = epoch()
+    assert sorted(first) == list(range(50))
+    assert np.any(batches[0][0] != faces[batches.order[:16]][..., None])  # the faces are blended, not passed through
+    batches.on_epoch_end()
+    second = epoch()
+    assert sorted(second) == list(range(50)) and second != first  # a new order each epoch
+
+
+def test_mixup_trains_end_to_end_and_is_in_the_command_and_bounded(tiny_dataset: Path) -> None:
+    result = run_cli("train", "--data", str(tiny_dataset), "--arch", "tiny", "--epochs", "2", "--batch-size", "32", "--mixup", "0.2")
+    assert result.returncode == 0, result.stderr[-2000:]
+    run_dir = Path(os.environ["FER_RUNS_DIR"]) / result.stdout.split("run folder: ")[1].split()[0].split("/")[-1]
+    config = TrainConfig.load(run_dir / "config.json")
+    assert config.mixup == 0.2 and "--mixup 0.2" in config.command()
+    assert [row["epoch"] for row in read_history(run_dir)] == [1.0, 2.0] and read_status(run_dir)["state"] == "finished"
+    assert "--mixup" not in TrainConfig(data="d.csv").command()
+    with pytest.raises(FerError, match="mixup's alpha"):
+        TrainConfig(data="d.csv", mixup=-0.2).validate()
+    with pytest.raises(FerError, match="mixup feeds each machine"):
+        TrainConfig(data="d.csv", mixup=0.2, workers=["a:1", "b:2"]).validate()
+
+
 def test_a_stage_trained_off_tensorflow_carries_its_backend_in_the_command(tmp_path: Path) -> None:
     from fer_core.training.lineage import stages_before
 

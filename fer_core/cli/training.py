@@ -42,6 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--no-augment", action="store_true")
     train.add_argument("--erasing", type=float, default=defaults.erasing,
                        help="share of training faces that get a random patch blanked (random erasing; default off)")
+    train.add_argument("--mixup", type=float, default=defaults.mixup, metavar="ALPHA",
+                       help="train on blends of two faces and of their targets, each face's share drawn from "
+                            "Beta(ALPHA, ALPHA), at least half (mixup; 0.2 is usual; default off)")
     train.add_argument("--class-weighting", action="store_true")
     train.add_argument("--seed", type=int, default=defaults.seed)
     train.add_argument("--sample-per-class", type=int, default=0, help="train on N faces per class (quick demos)")
@@ -181,6 +184,7 @@ def _config(args: argparse.Namespace) -> TrainConfig:
         init_from=str(Path(args.init_from).resolve()) if args.init_from else "",
         precision=args.precision or TrainConfig.precision,
         erasing=args.erasing,
+        mixup=args.mixup,
         teachers=[str(member_model_path(teacher).resolve()) for teacher in args.teacher],
         teacher_weight=args.teacher_weight,
         schedule=args.schedule,

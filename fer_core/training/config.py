@@ -55,6 +55,7 @@ class TrainConfig:
     init_from: str = ""  # a .keras model to start from (fine-tuning, or continuing across machines)
     precision: str = "float32"  # one of PRECISIONS; saved models are float32 either way
     erasing: float = 0.0  # >0: that share of training faces gets a random patch blanked with noise (needs augment)
+    mixup: float = 0.0  # >0: train on blends of two faces and their targets, the shares drawn from Beta(mixup, mixup)
     teachers: list[str] = field(default_factory=list)  # .keras models to distil: their averaged predictions become targets
     teacher_weight: float = 0.5  # with teachers: the targets' share from the teachers, the rest from the labels
     swa_epochs: int = 0  # >0: average the weights of the last N epochs (stochastic weight averaging)
@@ -94,6 +95,10 @@ class TrainConfig:
         if self.erasing and not self.augment:
             # The erasing layer sits in the augmentation block, so it would be recorded but never run.
             problems.append("random erasing needs augmentation (drop --no-augment or --erasing)")
+        if self.mixup < 0:
+            problems.append("mixup's alpha must be 0 (off) or positive")
+        elif self.mixup and self.workers:
+            problems.append("mixup feeds each machine its own batches; it does not train on several workers")
         if self.sample_per_class < 0:
             problems.append("sample per class must be 0 (all) or positive")
         if not self.data:
@@ -128,7 +133,7 @@ class TrainConfig:
         flags = {"arch": "--arch", "epochs": "--epochs", "batch_size": "--batch-size", "optimiser": "--optimiser",
                  "learning_rate": "--lr", "label_smoothing": "--label-smoothing", "dropout": "--dropout", "seed": "--seed",
                  "sample_per_class": "--sample-per-class", "init_from": "--init-from", "precision": "--precision",
-                 "erasing": "--erasing", "schedule": "--schedule", "swa_epochs": "--swa-epochs", "labels": "--labels",
+                 "erasing": "--erasing", "mixup": "--mixup", "schedule": "--schedule", "swa_epochs": "--swa-epochs", "labels": "--labels",
                  "ferplus": "--ferplus", "crowd_share": "--crowd-share"}
         parts = ["python -m fer_core train", f"--data {portable_path(self.data)}"]
         for name, flag in flags.items():

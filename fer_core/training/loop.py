@@ -169,20 +169,24 @@ def fit_inputs(
     trained there is the same kind of ``.keras`` file and loads here unchanged.
     """
     val = (val[0], one_hot(val[1])) if val else None
+    if config.mixup:
+        from fer_core.training.mixup import MixupBatches  # imports Keras: only for runs that mix
+
+        train_inputs = {"x": MixupBatches(*train, config.batch_size, config.mixup, seed=seed), "shuffle": False}  # it shuffles
+    elif backend == "tensorflow":
+        # The pipeline shuffles; Keras' default shuffle=True only earns a warning.
+        train_inputs = {"x": _tf_dataset(*train, config.batch_size, shuffle=True, seed=seed, sharded=sharded), "shuffle": False}
+    else:
+        train_inputs = {"x": _channel_last(train[0]), "y": train[1], "batch_size": config.batch_size, "shuffle": True}
     if backend == "tensorflow":
-        return {
-            "x": _tf_dataset(*train, config.batch_size, shuffle=True, seed=seed, sharded=sharded),
-            "shuffle": False,  # the pipeline shuffles; Keras' default True only earns a warning
-            "validation_data": _tf_dataset(*val, 512, shuffle=False, seed=0, sharded=sharded) if val else None,
-        }
+        val_inputs = {"validation_data": _tf_dataset(*val, 512, shuffle=False, seed=0, sharded=sharded) if val else None}
+    else:
+        val_inputs = {"validation_data": (_channel_last(val[0]), val[1]) if val else None, "validation_batch_size": 512}
+    return train_inputs | val_inputs
 
-    def channel_last(images: np.ndarray) -> np.ndarray:
-        return images[..., None].astype(np.float32)
 
-    return {
-        "x": channel_last(train[0]), "y": train[1], "batch_size": config.batch_size, "shuffle": True,
-        "validation_data": (channel_last(val[0]), val[1]) if val else None, "validation_batch_size": 512,
-    }
+def _channel_last(images: np.ndarray) -> np.ndarray:
+    return images[..., None].astype(np.float32)
 
 
 def _gpu_count() -> int:
