@@ -39,6 +39,7 @@ from fer_core.nets.ensemble import ensemble_members
 from fer_core.training.config import TrainConfig
 from fer_core.training.glimpses import record_glimpse
 from fer_core.training.lineage import write_lineage
+from fer_core.training.mixup import MixupBatches, mixup_dataset
 from fer_core.training.multi_worker import Cluster, chief_dir, multi_worker_strategy, shard_by_data
 from fer_core.training.run_models import (
     build_configured_model,
@@ -170,9 +171,8 @@ def fit_inputs(
     """
     val = (val[0], one_hot(val[1])) if val else None
     if config.mixup:
-        from fer_core.training.mixup import MixupBatches  # imports Keras: only for runs that mix
-
-        train_inputs = {"x": MixupBatches(*train, config.batch_size, config.mixup, seed=seed), "shuffle": False}  # it shuffles
+        batches = MixupBatches(*train, config.batch_size, config.mixup, seed=seed)
+        train_inputs = {"x": mixup_dataset(batches), "shuffle": False}  # it shuffles itself, a new order each epoch
     elif backend == "tensorflow":
         # The pipeline shuffles; Keras' default shuffle=True only earns a warning.
         train_inputs = {"x": _tf_dataset(*train, config.batch_size, shuffle=True, seed=seed, sharded=sharded), "shuffle": False}

@@ -6,15 +6,14 @@ a regulariser that works on the targets as well as the pixels, which the augment
 inside the net (flip, shift, rotation, zoom, erasing) cannot do: they do not see the targets.
 
 It feeds ``model.fit`` as a ``keras.utils.PyDataset``, so it runs the same under TensorFlow,
-JAX and PyTorch (the GPU sitting trains on JAX). This module imports Keras; the training loop
-imports it only when a run asks for mixup.
+JAX and PyTorch (the GPU sitting trains on JAX). The batches themselves are plain numpy
+(``MixupBatches``), and Keras is imported only when a run builds the dataset for ``fit``.
 """
 
 from __future__ import annotations
 
 import math
 
-import keras
 import numpy as np
 
 
@@ -26,7 +25,7 @@ def mix_batch(images: np.ndarray, targets: np.ndarray, shares: np.ndarray, partn
     return mixed_images.astype(np.float32), mixed_targets.astype(np.float32)
 
 
-class MixupBatches(keras.utils.PyDataset):
+class MixupBatches:
     """Shuffled batches of (faces, targets), each face blended with another of its batch.
 
     Each face keeps a share drawn from Beta(alpha, alpha), at least one half (so the face stays the
@@ -35,7 +34,6 @@ class MixupBatches(keras.utils.PyDataset):
     """
 
     def __init__(self, images: np.ndarray, targets: np.ndarray, batch_size: int, alpha: float, seed: int) -> None:
-        super().__init__()
         self.images, self.targets = images, targets
         self.batch_size, self.alpha, self.seed = batch_size, alpha, seed
         self.epoch = 0
@@ -57,3 +55,20 @@ class MixupBatches(keras.utils.PyDataset):
     def on_epoch_end(self) -> None:
         self.epoch += 1
         self._start_epoch()
+
+
+def mixup_dataset(batches: MixupBatches):
+    """``batches`` as the ``keras.utils.PyDataset`` that ``fit`` takes from any backend."""
+    import keras
+
+    class MixupDataset(keras.utils.PyDataset):
+        def __len__(self) -> int:
+            return len(batches)
+
+        def __getitem__(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+            return batches[index]
+
+        def on_epoch_end(self) -> None:
+            batches.on_epoch_end()
+
+    return MixupDataset()
