@@ -433,8 +433,13 @@ def _train(run_dir: Path, resume: bool, stop_flag: dict, log: RunLog, worker_ind
         config.validate(from_checkpoint=resume and checkpoint.exists())
         _set_status(run_dir, "running", message="loading data" if cluster is None else "waiting for every worker", batch=0)
 
+        # Read when TensorFlow loads, just below. TensorFlow turns oneDNN on by itself only on CPUs
+        # with AVX-512's neural-network instructions: on an AMD EPYC with AVX2 it stays off, and a
+        # vgg_wide batch takes 1.3x longer than with it on. Off for nets whose oneDNN backward corrupts the heap.
         if ARCHITECTURES[config.arch].train_without_onednn:
-            os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"  # read when TensorFlow loads, just below
+            os.environ["TF_ENABLE_ONEDNN_OPTS"] = "0"
+        else:
+            os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
         import keras
 
         backend = keras.backend.backend()
@@ -446,8 +451,9 @@ def _train(run_dir: Path, resume: bool, stop_flag: dict, log: RunLog, worker_ind
         targets = training_targets(run_dir, config, x_train, y_train, log)  # teachers run float32, as saved
         keras.mixed_precision.set_global_policy("mixed_bfloat16" if config.precision == "bfloat16" else "float32")
         if config.precision == "bfloat16" and cpu_lacks_bfloat16() and backend == "tensorflow" and not _gpu_count():
+            remedy = f"train --resume {run_dir} --precision float32 (weights and optimiser state carry over)" if resume else "train with --precision float32"
             log("warning: this CPU has no bfloat16 units (no avx512_bf16 or amx_bf16): bf16 is emulated and about ten "
-                "times slower than float32 here; cancel and train with --precision float32")
+                f"times slower than float32 here; cancel and {remedy}")
         steps = int(np.ceil(len(x_train) / config.batch_size))
         history = read_history(run_dir) if resume else []
         with scope:
@@ -482,7 +488,10 @@ def _train(run_dir: Path, resume: bool, stop_flag: dict, log: RunLog, worker_ind
             return "finished"
         _set_status(run_dir, "running", message="", epoch=initial_epoch, epochs=config.epochs, batches=steps, started_at=started)
         workers = f", worker {worker_index} of {len(config.workers)}" if config.workers else ""
-        log(f"training {config.arch} on {len(x_train)} faces with Keras on {backend}{workers}, epochs {initial_epoch + 1}..{config.epochs}")
+        onednn = ""
+        if backend == "tensorflow":  # a timing is only comparable with one under the same setting
+            onednn = " (oneDNN on)" if os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "1" else " (oneDNN off)"
+        log(f"training {config.arch} on {len(x_train)} faces with Keras on {backend}{onednn}{workers}, epochs {initial_epoch + 1}..{config.epochs}")
         callbacks = [_make_monitor(run_dir, config, steps, stop_flag, started, log, val)]
         if config.swa_epochs:
             callbacks.append(make_weight_averager(run_dir, config, initial_epoch, log))  # after the checkpoint
