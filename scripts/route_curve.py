@@ -32,7 +32,7 @@ def print_route(name: str, points: list[CurvePoint], every: int) -> None:
             print(f"{point.stage:>5}{point.epoch:>6}{point.hours:>7.2f}{point.accuracy:>9.2%}{point.best:>8.2%}")
     for sitting in sittings(points):
         started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(sitting.started)) if sitting.started else "before sittings were logged"
-        print(f"  sitting {started}: {sitting.epochs} epochs, {sitting.cpu_hours:.2f} CPU-hours on {sitting.cores} "
+        print(f"  sitting {started}: {sitting.epochs} epoch{'s' * (sitting.epochs != 1)}, {sitting.cpu_hours:.2f} CPU-hours on {sitting.cores} "
               f"core{'s' * (sitting.cores > 1)}, best after it {sitting.best_after:.2%}")
     gain = gain_in_last_hour(points)
     bought = f", the last CPU-hour {gain * 100:+.2f} points" if gain is not None else ""
