@@ -58,7 +58,9 @@ def test_cli_train_writes_every_file_then_evaluates(tiny_dataset: Path) -> None:
     assert history[0]["sitting"] == history[1]["sitting"] > 0  # one process, one sitting
     assert TrainConfig.load(run_dir / "config.json").arch == "tiny"
     assert json.loads((run_dir / "metrics.json").read_text())["backend"] == "tensorflow"
-    assert "with Keras on tensorflow (oneDNN on)" in (run_dir / "train.log").read_text()  # asked for on AMD CPUs too, where TF leaves it off
+    log = (run_dir / "train.log").read_text()
+    assert "with Keras on tensorflow (oneDNN on)" in log
+    assert f"({len(os.sched_getaffinity(0))} core" in log  # where each sitting ran, for the route's curve  # asked for on AMD CPUs too, where TF leaves it off
 
     from fer_core.nets.classifiers import load_classifier
     from fer_core.training.glimpses import read_glimpses
@@ -380,6 +382,16 @@ def test_a_cpu_without_bfloat16_units_is_recognised_from_its_flags(tmp_path: Pat
     info.write_text("processor : 0\nflags : fpu avx2 avx512f avx512_bf16\n")
     assert not cpu_lacks_bfloat16(info)
     assert not cpu_lacks_bfloat16(tmp_path / "missing")
+
+
+def test_the_log_names_the_cpu_a_sitting_ran_on(tmp_path: Path) -> None:
+    from fer_core.training.loop import cpu_model
+
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 9R14\nflags\t: avx2\n")
+    assert cpu_model(info) == "AMD EPYC 9R14"
+    info.write_text("processor\t: 0\nflags\t: avx2\n")  # no model name (some ARM kernels): still a name, never an error
+    assert cpu_model(info) and cpu_model(tmp_path / "missing")
 
 
 def test_an_unknown_precision_is_refused() -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import os
+import platform
 import shutil
 import signal
 import sys
@@ -280,6 +281,20 @@ def cpu_lacks_bfloat16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
     return "flags" in flags and not flags & {"avx512_bf16", "amx_bf16"}
 
 
+def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
+    """The CPU's model name, for the log: a CPU-hour on an AVX2 EPYC trains about a quarter of the
+    epochs one on a Xeon with AMX does (vgg_wide: ~930 CPU-s an epoch in float32 against ~250 in
+    bf16), so a route's curve across sittings must say where each ran."""
+    try:
+        for line in cpuinfo.read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and value.strip():
+                return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or "an unknown CPU"
+
+
 def _current_learning_rate(model) -> float:
     import keras
 
@@ -491,7 +506,9 @@ def _train(run_dir: Path, resume: bool, stop_flag: dict, log: RunLog, worker_ind
         onednn = ""
         if backend == "tensorflow":  # a timing is only comparable with one under the same setting
             onednn = " (oneDNN on)" if os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "1" else " (oneDNN off)"
-        log(f"training {config.arch} on {len(x_train)} faces with Keras on {backend}{onednn}{workers}, epochs {initial_epoch + 1}..{config.epochs}")
+        cores = len(os.sched_getaffinity(0))
+        log(f"training {config.arch} on {len(x_train)} faces with Keras on {backend}{onednn}{workers}, "
+            f"{cpu_model()} ({cores} core{'s' * (cores > 1)}), epochs {initial_epoch + 1}..{config.epochs}")
         callbacks = [_make_monitor(run_dir, config, steps, stop_flag, started, log, val)]
         if config.swa_epochs:
             callbacks.append(make_weight_averager(run_dir, config, initial_epoch, log))  # after the checkpoint
