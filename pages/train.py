@@ -26,6 +26,7 @@ from fer_core.nets.publish import (
 from fer_core.training.config import OPTIMISERS, SCHEDULES, TrainConfig
 from fer_core.training.estimate import describe_duration, estimate_epoch_seconds
 from fer_core.training.glimpses import read_glimpses
+from fer_core.training.hardware import cpu_lacks_bfloat16
 from fer_core.training.routes import routes_in
 from fer_core.training.runs import (
     ACTIVE_STATES,
@@ -53,6 +54,7 @@ bootstrap()  # before anything loads TensorFlow: see ui/bootstrap.py
 DEMO_MAX_EPOCHS = 30
 DEMO_SAMPLE_PER_CLASS = 300
 DEMO_TIME_LIMIT_MINUTES = 10.0
+NO_BF16_UNITS = "This CPU has no bfloat16 units (no AVX512-BF16 or AMX): bf16 is emulated here, about ten times slower than float32."
 
 st.title("Train")
 demo = public_demo_mode()
@@ -105,7 +107,8 @@ with st.expander("New training run", expanded=not runs):
                 cols = st.columns(3)
                 bfloat16 = cols[0].toggle("bfloat16 mixed precision", False, key="bfloat16",
                                           help="About 1.3x faster on CPUs with AVX512-BF16 or AMX (slower without them). "
-                                               "The saved model is float32 either way.")
+                                               "The saved model is float32 either way."
+                                               + (" " + NO_BF16_UNITS if cpu_lacks_bfloat16() else ""))
                 teacher = paths.DEFAULT_MODEL_PATH
                 distil = cols[1].toggle("Learn from the default model", False, key="distil", disabled=not teacher.is_file(),
                                         help="Knowledge distillation: half of each face's target is the default model's "
@@ -178,6 +181,14 @@ def _format_eta(seconds: float | None) -> str:
 
 
 @st.fragment(run_every=2)
+def _bfloat16_would_crawl(run_dir: Path) -> bool:
+    """A bf16 run on a CPU that emulates bf16 (~10x slower than float32): resume it in float32."""
+    try:
+        return TrainConfig.load(run_dir / "config.json").precision == "bfloat16" and cpu_lacks_bfloat16()
+    except FerError:
+        return False
+
+
 def monitor(run_id: str, page_saw_active: bool, chance: float | None) -> None:
     """Re-reads the run folder every 2 s: progress, ETA, curves with the running epoch, log tail.
 
@@ -216,9 +227,13 @@ def monitor(run_id: str, page_saw_active: bool, chance: float | None) -> None:
     if progress.active and buttons[0].button("Cancel", key="cancel_run", type="primary"):
         request_cancel(run_dir)
         st.toast("Cancel requested: the run stops after the current batch and keeps its last checkpoint.")
-    if state in RESUMABLE_STATES and (run_dir / CHECKPOINT).exists() and buttons[0].button("Resume", key="resume_run"):
+    resumable = state in RESUMABLE_STATES and (run_dir / CHECKPOINT).exists()
+    in_float32 = resumable and _bfloat16_would_crawl(run_dir)
+    if resumable and buttons[0].button("Resume in float32" if in_float32 else "Resume", key="resume_run",
+                                       help=NO_BF16_UNITS + " The run goes on in float32 from its next epoch, its weights "
+                                            "and optimiser state carried over." if in_float32 else None):
         try:
-            resume_run(run_dir)
+            resume_run(run_dir, precision="float32" if in_float32 else None)
         except FerError as exc:
             st.error(str(exc))
         else:

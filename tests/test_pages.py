@@ -222,6 +222,24 @@ def test_train_page_shows_a_finished_run_with_curves(finished_run: Path, small_d
                for caption in app.caption)
 
 
+@pytest.mark.parametrize("cpu_lacks_bf16", [True, False])
+def test_train_page_resumes_a_bf16_run_in_float32_on_a_cpu_that_emulates_bf16(
+        finished_run: Path, small_dataset: Path, monkeypatch: pytest.MonkeyPatch, cpu_lacks_bf16: bool) -> None:
+    resumed = []
+    monkeypatch.setattr("fer_core.training.hardware.cpu_lacks_bfloat16", lambda: cpu_lacks_bf16)
+    monkeypatch.setattr("fer_core.training.runs.resume_run", lambda run_dir, precision=None: resumed.append(precision) or 1)
+    config = TrainConfig.load(finished_run / "config.json")
+    config.precision = "bfloat16"
+    (finished_run / "config.json").write_text(config.to_json())
+    (finished_run / "status.json").write_text(json.dumps({"state": "cancelled", "epoch": 1, "epochs": 2}))
+    app = run_page("train")
+    button = app.button(key="resume_run")
+    assert button.label == ("Resume in float32" if cpu_lacks_bf16 else "Resume")
+    assert ("bf16 is emulated here" in app.toggle(key="bfloat16").help) == cpu_lacks_bf16
+    button.click().run()
+    assert resumed == (["float32"] if cpu_lacks_bf16 else [None])
+
+
 def test_train_page_names_the_workers_of_a_multi_worker_run_only(finished_run: Path, small_dataset: Path) -> None:
     app = run_page("train")
     assert not any("workers" in caption.value for caption in app.caption)  # a one-machine run: nothing new

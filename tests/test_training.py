@@ -374,7 +374,7 @@ def test_a_bfloat16_run_trains_in_bf16_and_saves_a_float32_best_model(tiny_datas
 
 
 def test_a_cpu_without_bfloat16_units_is_recognised_from_its_flags(tmp_path: Path) -> None:
-    from fer_core.training.loop import cpu_lacks_bfloat16
+    from fer_core.training.hardware import cpu_lacks_bfloat16
 
     info = tmp_path / "cpuinfo"
     info.write_text("processor : 0\nflags : fpu sse2 avx avx2 fma\n")
@@ -385,7 +385,7 @@ def test_a_cpu_without_bfloat16_units_is_recognised_from_its_flags(tmp_path: Pat
 
 
 def test_the_log_names_the_cpu_a_sitting_ran_on(tmp_path: Path) -> None:
-    from fer_core.training.loop import cpu_model
+    from fer_core.training.hardware import cpu_model
 
     info = tmp_path / "cpuinfo"
     info.write_text("processor\t: 0\nvendor_id\t: AuthenticAMD\nmodel name\t: AMD EPYC 9R14\nflags\t: avx2\n")
@@ -729,6 +729,20 @@ def test_a_float32_run_resumed_in_bf16_keeps_its_schedule_and_optimiser_state(ti
         schedule.optimizer.iterations.assign(int(row["epoch"]) * steps)
         assert row["learning_rate"] == pytest.approx(float(schedule.optimizer.learning_rate))
     assert {layer.dtype_policy.name for layer in keras.models.load_model(run_dir / "best.keras").layers} == {"float32"}
+
+
+def test_resuming_in_another_precision_records_it_before_the_run_starts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Train page's "Resume in float32" for a bf16 run on a CPU that emulates bf16."""
+    from fer_core.training import runs
+    from fer_core.training.runs import create_run
+
+    run_dir = create_run(TrainConfig(data=str(tmp_path / "faces.csv"), arch="tiny", epochs=3, precision="bfloat16"))
+    (run_dir / "status.json").write_text(json.dumps({"state": "cancelled", "epoch": 1, "epochs": 3}))
+    spawned = []
+    monkeypatch.setattr(runs, "_spawn", lambda folder, fd, resume: spawned.append(TrainConfig.load(folder / "config.json").precision) or 1)
+    resume_run(run_dir)
+    resume_run(run_dir, precision="float32")
+    assert spawned == ["bfloat16", "float32"]  # a plain resume keeps the run's precision
 
 
 def test_carrying_training_state_copies_every_optimiser_variable_into_the_other_precision() -> None:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 from fer_core.cli.common import print_json
 from fer_core.errors import FerError
-from fer_core.files import atomic_path
 from fer_core.nets.architectures import ARCHITECTURES
 from fer_core.nets.ensemble import member_model_path
 from fer_core.training.carry_over import halve_run_state
@@ -23,6 +22,7 @@ from fer_core.training.runs import (
     request_cancel,
     resolve_run_dir,
     run_dir_for,
+    switch_precision,
 )
 
 
@@ -101,7 +101,7 @@ def _train(args: argparse.Namespace) -> int:
             raise FerError(f"{run_dir.name} trains on {len(workers)} workers: resume it with --workers {','.join(workers)} "
                            "--worker-index N on each")
         if args.resume and args.precision:
-            _switch_precision(run_dir, args.precision)
+            switch_precision(run_dir, args.precision)
         state = train_run(run_dir, resume=bool(args.resume))
     else:
         run_dir, lock_fd = create_locked_run(_config(args), name=args.name)  # a refused start creates no folder
@@ -109,17 +109,6 @@ def _train(args: argparse.Namespace) -> int:
         state = train_run(run_dir, lock_fd=lock_fd)
     print(f"{run_dir.name}: {state}")
     return 0 if state == "finished" else 1
-
-
-def _switch_precision(run_dir: Path, precision: str) -> None:
-    """Record the precision a resumed run trains in from now on: the loop rebuilds the net in it
-    and carries the checkpoint's weights and optimiser state over (a float32 route goes on in
-    bf16, ~1.5x faster for the vgg_wide here, without restarting its schedule)."""
-    config = TrainConfig.load(run_dir / "config.json")
-    if config.precision != precision:
-        config.precision = precision
-        with atomic_path(run_dir / "config.json") as temporary:
-            temporary.write_text(config.to_json())
 
 
 def _cluster(args: argparse.Namespace) -> Cluster | None:
@@ -151,7 +140,7 @@ def _train_worker(args: argparse.Namespace, cluster: Cluster) -> int:
             config.workers = list(cluster.workers)  # the same run on new addresses (machines come back with other names)
             (own / "config.json").write_text(config.to_json())
         if args.precision:
-            _switch_precision(own, args.precision)
+            switch_precision(own, args.precision)
     else:
         config = _config(args)
         config.workers = list(cluster.workers)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import os
-import platform
 import shutil
 import signal
 import sys
@@ -39,6 +38,7 @@ from fer_core.nets.classifiers import load_classifier
 from fer_core.nets.ensemble import ensemble_members
 from fer_core.training.config import TrainConfig
 from fer_core.training.glimpses import record_glimpse
+from fer_core.training.hardware import cpu_lacks_bfloat16, cpu_model
 from fer_core.training.lineage import write_lineage
 from fer_core.training.mixup import MixupBatches, mixup_dataset
 from fer_core.training.multi_worker import Cluster, chief_dir, multi_worker_strategy, shard_by_data
@@ -269,30 +269,6 @@ def estimate_eta(recent_batch_seconds: list[float], epoch_seconds: list[float], 
     per_batch = float(np.median(recent_batch_seconds))
     per_epoch = float(np.median(epoch_seconds[-3:])) if epoch_seconds else steps_per_epoch * per_batch * 1.1  # +10 %: validation, saving
     return batches_left * per_batch * 1.1 + epochs_left * per_epoch
-
-
-def cpu_lacks_bfloat16(cpuinfo: Path = Path("/proc/cpuinfo")) -> bool:
-    """True on a Linux CPU without bfloat16 units (no avx512_bf16 or amx_bf16 flag), where Keras' bf16
-    is emulated: a vgg batch took 15 s instead of 1.36 s in float32 on one such machine here."""
-    try:
-        flags = set(cpuinfo.read_text().split())
-    except OSError:
-        return False  # not Linux, or unreadable: say nothing rather than guess
-    return "flags" in flags and not flags & {"avx512_bf16", "amx_bf16"}
-
-
-def cpu_model(cpuinfo: Path = Path("/proc/cpuinfo")) -> str:
-    """The CPU's model name, for the log: a CPU-hour on an AVX2 EPYC trains about a quarter of the
-    epochs one on a Xeon with AMX does (vgg_wide: ~930 CPU-s an epoch in float32 against ~250 in
-    bf16), so a route's curve across sittings must say where each ran."""
-    try:
-        for line in cpuinfo.read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key.strip() == "model name" and value.strip():
-                return value.strip()
-    except OSError:
-        pass
-    return platform.processor() or "an unknown CPU"
 
 
 def _current_learning_rate(model) -> float:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fer_core.errors import FerError
-from fer_core.files import HISTORY, STATUS, read_metrics, write_json_atomic
+from fer_core.files import HISTORY, STATUS, atomic_path, read_metrics, write_json_atomic
 from fer_core.paths import REPO_ROOT, runs_dir
 from fer_core.training.config import TrainConfig
 
@@ -261,13 +261,28 @@ def start_new_run(config: TrainConfig, name: str = "") -> Path:
         os.close(fd)  # the child holds its inherited copy for its whole life
 
 
-def resume_run(run_dir: Path) -> int:
-    """Continue a cancelled, failed or interrupted run from its last checkpoint, in the background."""
+def switch_precision(run_dir: Path, precision: str) -> None:
+    """Record the precision a resumed run trains in from now on: the loop rebuilds the net in it
+    and carries the checkpoint's weights and optimiser state over (a float32 route goes on in
+    bf16, ~1.5x faster for the vgg_wide on a Xeon with AMX; a bf16 route goes on in float32 on a
+    CPU without bf16 units, where bf16 is emulated), without restarting its schedule."""
+    config = TrainConfig.load(run_dir / "config.json")
+    if config.precision != precision:
+        config.precision = precision
+        with atomic_path(run_dir / "config.json") as temporary:
+            temporary.write_text(config.to_json())
+
+
+def resume_run(run_dir: Path, precision: str | None = None) -> int:
+    """Continue a cancelled, failed or interrupted run from its last checkpoint, in the background,
+    in ``precision`` from now on where one is given."""
     status = read_status(run_dir)
     if status.get("state") not in RESUMABLE_STATES:
         raise FerError(f"run {run_dir.name} is {status.get('state')}; only cancelled, failed or interrupted runs resume")
     fd = acquire_training_lock(run_dir.name)
     try:
+        if precision:  # under the lock: no process of this run is training now
+            switch_precision(run_dir, precision)
         return _spawn(run_dir, fd, resume=True)
     finally:
         os.close(fd)
