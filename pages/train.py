@@ -180,7 +180,6 @@ def _format_eta(seconds: float | None) -> str:
     return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
 
 
-@st.fragment(run_every=2)
 def _bfloat16_would_crawl(run_dir: Path) -> bool:
     """A bf16 run on a CPU that emulates bf16 (~10x slower than float32): resume it in float32."""
     try:
@@ -189,6 +188,7 @@ def _bfloat16_would_crawl(run_dir: Path) -> bool:
         return False
 
 
+@st.fragment(run_every=2)
 def monitor(run_id: str, page_saw_active: bool, chance: float | None) -> None:
     """Re-reads the run folder every 2 s: progress, ETA, curves with the running epoch, log tail.
 
