@@ -59,8 +59,8 @@ def test_cli_train_writes_every_file_then_evaluates(tiny_dataset: Path) -> None:
     assert TrainConfig.load(run_dir / "config.json").arch == "tiny"
     assert json.loads((run_dir / "metrics.json").read_text())["backend"] == "tensorflow"
     log = (run_dir / "train.log").read_text()
-    assert "with Keras on tensorflow (oneDNN on)" in log
-    assert f"({len(os.sched_getaffinity(0))} core" in log  # where each sitting ran, for the route's curve  # asked for on AMD CPUs too, where TF leaves it off
+    assert "with Keras on tensorflow (oneDNN on)" in log  # asked for on AMD CPUs too, where TF leaves it off
+    assert f"({len(os.sched_getaffinity(0))} core" in log  # where each sitting ran, for the route's curve
 
     from fer_core.nets.classifiers import load_classifier
     from fer_core.training.glimpses import read_glimpses
