@@ -26,7 +26,7 @@ from fer_core.nets.publish import (
 from fer_core.training.config import OPTIMISERS, SCHEDULES, TrainConfig
 from fer_core.training.estimate import describe_duration, estimate_epoch_seconds
 from fer_core.training.glimpses import read_glimpses
-from fer_core.training.hardware import cpu_lacks_bfloat16
+from fer_core.training.hardware import NO_BFLOAT16_UNITS, bfloat16_emulated
 from fer_core.training.routes import routes_in
 from fer_core.training.runs import (
     ACTIVE_STATES,
@@ -54,7 +54,6 @@ bootstrap()  # before anything loads TensorFlow: see ui/bootstrap.py
 DEMO_MAX_EPOCHS = 30
 DEMO_SAMPLE_PER_CLASS = 300
 DEMO_TIME_LIMIT_MINUTES = 10.0
-NO_BF16_UNITS = "This CPU has no bfloat16 units (no AVX512-BF16 or AMX): bf16 is emulated here, about ten times slower than float32."
 
 st.title("Train")
 demo = public_demo_mode()
@@ -108,7 +107,7 @@ with st.expander("New training run", expanded=not runs):
                 bfloat16 = cols[0].toggle("bfloat16 mixed precision", False, key="bfloat16",
                                           help="About 1.3x faster on CPUs with AVX512-BF16 or AMX (slower without them). "
                                                "The saved model is float32 either way."
-                                               + (" " + NO_BF16_UNITS if cpu_lacks_bfloat16() else ""))
+                                               + (" " + NO_BFLOAT16_UNITS if bfloat16_emulated() else ""))
                 teacher = paths.DEFAULT_MODEL_PATH
                 distil = cols[1].toggle("Learn from the default model", False, key="distil", disabled=not teacher.is_file(),
                                         help="Knowledge distillation: half of each face's target is the default model's "
@@ -181,9 +180,9 @@ def _format_eta(seconds: float | None) -> str:
 
 
 def _bfloat16_would_crawl(run_dir: Path) -> bool:
-    """A bf16 run on a CPU that emulates bf16 (~10x slower than float32): resume it in float32."""
+    """A bf16 run where bf16 is emulated (~10x slower than float32): resume it in float32."""
     try:
-        return TrainConfig.load(run_dir / "config.json").precision == "bfloat16" and cpu_lacks_bfloat16()
+        return TrainConfig.load(run_dir / "config.json").precision == "bfloat16" and bfloat16_emulated()
     except FerError:
         return False
 
@@ -230,7 +229,7 @@ def monitor(run_id: str, page_saw_active: bool, chance: float | None) -> None:
     resumable = state in RESUMABLE_STATES and (run_dir / CHECKPOINT).exists()
     in_float32 = resumable and _bfloat16_would_crawl(run_dir)
     if resumable and buttons[0].button("Resume in float32" if in_float32 else "Resume", key="resume_run",
-                                       help=NO_BF16_UNITS + " The run goes on in float32 from its next epoch, its weights "
+                                       help=NO_BFLOAT16_UNITS + " The run goes on in float32 from its next epoch, its weights "
                                             "and optimiser state carried over." if in_float32 else None):
         try:
             resume_run(run_dir, precision="float32" if in_float32 else None)

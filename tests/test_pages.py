@@ -222,11 +222,13 @@ def test_train_page_shows_a_finished_run_with_curves(finished_run: Path, small_d
                for caption in app.caption)
 
 
-@pytest.mark.parametrize("cpu_lacks_bf16", [True, False])
-def test_train_page_resumes_a_bf16_run_in_float32_on_a_cpu_that_emulates_bf16(
-        finished_run: Path, small_dataset: Path, monkeypatch: pytest.MonkeyPatch, cpu_lacks_bf16: bool) -> None:
+@pytest.mark.parametrize(("cpu_lacks_bf16", "gpu"), [(True, False), (False, False), (True, True)])
+def test_train_page_resumes_a_bf16_run_in_float32_where_bf16_is_emulated(
+        finished_run: Path, small_dataset: Path, monkeypatch: pytest.MonkeyPatch, cpu_lacks_bf16: bool, gpu: bool) -> None:
     resumed = []
     monkeypatch.setattr("fer_core.training.hardware.cpu_lacks_bfloat16", lambda: cpu_lacks_bf16)
+    monkeypatch.setattr("fer_core.training.hardware.nvidia_gpu_visible", lambda: gpu)  # a GPU takes bf16 in hardware
+    emulated = cpu_lacks_bf16 and not gpu
     monkeypatch.setattr("fer_core.training.runs.resume_run", lambda run_dir, precision=None: resumed.append(precision) or 1)
     config = TrainConfig.load(finished_run / "config.json")
     config.precision = "bfloat16"
@@ -234,10 +236,10 @@ def test_train_page_resumes_a_bf16_run_in_float32_on_a_cpu_that_emulates_bf16(
     (finished_run / "status.json").write_text(json.dumps({"state": "cancelled", "epoch": 1, "epochs": 2}))
     app = run_page("train")
     button = app.button(key="resume_run")
-    assert button.label == ("Resume in float32" if cpu_lacks_bf16 else "Resume")
-    assert ("bf16 is emulated here" in app.toggle(key="bfloat16").help) == cpu_lacks_bf16
+    assert button.label == ("Resume in float32" if emulated else "Resume")
+    assert ("bf16 is emulated here" in app.toggle(key="bfloat16").help) == emulated
     button.click().run()
-    assert resumed == (["float32"] if cpu_lacks_bf16 else [None])
+    assert resumed == (["float32"] if emulated else [None])
 
 
 def test_train_page_names_the_workers_of_a_multi_worker_run_only(finished_run: Path, small_dataset: Path) -> None:

@@ -354,11 +354,13 @@ def test_starting_from_a_model_of_another_architecture_is_refused(tiny_model_fil
         copy_weights_by_name(load_classifier(tiny_model_file), build_model("vgg"))
 
 
-def test_a_bfloat16_run_trains_in_bf16_and_saves_a_float32_best_model(tiny_dataset: Path) -> None:
+def test_a_bfloat16_run_trains_in_bf16_and_saves_a_float32_best_model(tiny_dataset: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     import keras
 
     from fer_core.training.loop import train_run
     from fer_core.training.runs import create_run
+
+    monkeypatch.setattr("fer_core.training.loop.cpu_lacks_bfloat16", lambda: True)  # as on an AVX2-only CPU
 
     config = TrainConfig(data=str(tiny_dataset), arch="tiny", epochs=2, batch_size=32, precision="bfloat16")
     run_dir = create_run(config, name="bf16")
@@ -370,6 +372,8 @@ def test_a_bfloat16_run_trains_in_bf16_and_saves_a_float32_best_model(tiny_datas
     assert {layer.dtype_policy.name for layer in best.layers} == {"float32"}  # ... and what others load is float32
     assert best(random_faces(2)[..., None].astype("float32")).dtype == "float32"
     assert "--precision bfloat16" in TrainConfig.load(run_dir / "config.json").command()
+    assert "bf16 is emulated here, about ten times slower than float32. Cancel and train with --precision float32." \
+        in (run_dir / "train.log").read_text()
     assert json.loads((run_dir / "metrics.json").read_text())["n"] == 28
 
 
@@ -382,6 +386,20 @@ def test_a_cpu_without_bfloat16_units_is_recognised_from_its_flags(tmp_path: Pat
     info.write_text("processor : 0\nflags : fpu avx2 avx512f avx512_bf16\n")
     assert not cpu_lacks_bfloat16(info)
     assert not cpu_lacks_bfloat16(tmp_path / "missing")
+
+
+def test_a_gpu_is_seen_through_the_driver_unless_cuda_hides_it(tmp_path: Path) -> None:
+    from fer_core.training.hardware import nvidia_gpu_visible
+
+    gpus = tmp_path / "gpus"
+    assert not nvidia_gpu_visible(gpus, {})  # no NVIDIA driver
+    gpus.mkdir()
+    assert not nvidia_gpu_visible(gpus, {})  # a driver without GPUs
+    (gpus / "0000:01:00.0").mkdir()
+    assert nvidia_gpu_visible(gpus, {})
+    assert nvidia_gpu_visible(gpus, {"CUDA_VISIBLE_DEVICES": "0"})
+    assert not nvidia_gpu_visible(gpus, {"CUDA_VISIBLE_DEVICES": "-1"})
+    assert not nvidia_gpu_visible(gpus, {"CUDA_VISIBLE_DEVICES": ""})
 
 
 def test_the_log_names_the_cpu_a_sitting_ran_on(tmp_path: Path) -> None:

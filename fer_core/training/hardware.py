@@ -1,12 +1,17 @@
-"""What the CPU a run trains on can do, read from ``/proc/cpuinfo`` without loading TensorFlow:
-the training loop warns and logs with it, and the Train page offers float32 where bf16 would crawl."""
+"""What the machine a run trains on can do, read from ``/proc`` without loading TensorFlow: the
+training loop warns and logs with it, and the Train page offers float32 where bf16 would crawl."""
 
 from __future__ import annotations
 
+import os
 import platform
+from collections.abc import Mapping
 from pathlib import Path
 
 CPUINFO = Path("/proc/cpuinfo")
+NVIDIA_GPUS = Path("/proc/driver/nvidia/gpus")  # one folder per GPU the NVIDIA driver sees
+NO_BFLOAT16_UNITS = ("This CPU has no bfloat16 units (no AVX512-BF16 or AMX): bf16 is emulated here, "
+                     "about ten times slower than float32.")
 
 
 def cpu_lacks_bfloat16(cpuinfo: Path = CPUINFO) -> bool:
@@ -31,3 +36,20 @@ def cpu_model(cpuinfo: Path = CPUINFO) -> str:
     except OSError:
         pass
     return platform.processor() or "an unknown CPU"
+
+
+def nvidia_gpu_visible(gpus: Path = NVIDIA_GPUS, environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether an NVIDIA GPU is there for TensorFlow, asked of the driver because asking TensorFlow
+    loads it (~1.5 s and its memory in the Streamlit server). ``CUDA_VISIBLE_DEVICES`` empty or -1
+    hides every GPU from TensorFlow, so then there is none."""
+    if environ.get("CUDA_VISIBLE_DEVICES", "0").strip() in ("", "-1"):
+        return False
+    try:
+        return any(gpus.iterdir())
+    except OSError:
+        return False
+
+
+def bfloat16_emulated() -> bool:
+    """A bf16 run here would crawl: the CPU emulates bf16 and no GPU would take the work instead."""
+    return cpu_lacks_bfloat16() and not nvidia_gpu_visible()

@@ -38,7 +38,7 @@ from fer_core.nets.classifiers import load_classifier
 from fer_core.nets.ensemble import ensemble_members
 from fer_core.training.config import TrainConfig
 from fer_core.training.glimpses import record_glimpse
-from fer_core.training.hardware import cpu_lacks_bfloat16, cpu_model
+from fer_core.training.hardware import NO_BFLOAT16_UNITS, cpu_lacks_bfloat16, cpu_model
 from fer_core.training.lineage import write_lineage
 from fer_core.training.mixup import MixupBatches, mixup_dataset
 from fer_core.training.multi_worker import Cluster, chief_dir, multi_worker_strategy, shard_by_data
@@ -443,8 +443,7 @@ def _train(run_dir: Path, resume: bool, stop_flag: dict, log: RunLog, worker_ind
         keras.mixed_precision.set_global_policy("mixed_bfloat16" if config.precision == "bfloat16" else "float32")
         if config.precision == "bfloat16" and cpu_lacks_bfloat16() and backend == "tensorflow" and not _gpu_count():
             remedy = f"train --resume {run_dir} --precision float32 (weights and optimiser state carry over)" if resume else "train with --precision float32"
-            log("warning: this CPU has no bfloat16 units (no avx512_bf16 or amx_bf16): bf16 is emulated and about ten "
-                f"times slower than float32 here; cancel and {remedy}")
+            log(f"warning: {NO_BFLOAT16_UNITS} Cancel and {remedy}.")
         steps = int(np.ceil(len(x_train) / config.batch_size))
         history = read_history(run_dir) if resume else []
         with scope:
