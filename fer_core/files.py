@@ -18,6 +18,7 @@ BEST_MODEL = "best.keras"  # a run's best epoch, what publish and Evaluate load 
 CHECKPOINT = "checkpoint.keras"  # a run's last epoch with optimiser state, what --resume loads
 STATUS = "status.json"  # a run's state and progress, rewritten several times an epoch
 HISTORY = "history.csv"  # a run's row per epoch
+SITTINGS = "sittings.json"  # a run's machine for each training process, keyed by when it started
 METRICS = "metrics.json"  # a run's or a published model's scores and what was measured
 PUBLISHED_MODEL = "model.keras"  # the lean model in a published folder (models/default/)
 

@@ -27,7 +27,7 @@ from fer_core.training.config import OPTIMISERS, SCHEDULES, TrainConfig
 from fer_core.training.estimate import describe_duration, estimate_epoch_seconds
 from fer_core.training.glimpses import read_glimpses
 from fer_core.training.hardware import NO_BFLOAT16_UNITS, bfloat16_emulated
-from fer_core.training.routes import routes_in
+from fer_core.training.routes import routes_in, sitting_rows
 from fer_core.training.runs import (
     ACTIVE_STATES,
     RESUMABLE_STATES,
@@ -148,6 +148,8 @@ if long_routes := routes_in(paths.wip_dir()):
         st.plotly_chart(charts.route_curves_figure(long_routes, (f"shipped default (two nets averaged): {shipped:.1%}", shipped) if shipped else None),
                         key="route_curves")
         st.dataframe(pd.DataFrame([route.summary() for route in long_routes]), hide_index=True)
+        st.caption("Each sitting, and the machine it ran on: a CPU-hour buys different epochs on different CPUs.")
+        st.dataframe(pd.DataFrame([row for route in long_routes for row in sitting_rows(route)]), hide_index=True)
 
 if not runs:
     st.info("No runs yet: start one above.")

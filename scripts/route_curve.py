@@ -5,7 +5,7 @@ publishes a model short of its goal (``fer_core/training/routes.py`` says how a 
     python scripts/route_curve.py --every 20 long=models/wip/<stage 1>,models/wip/<stage 2>
 
 Prints one table per route: a row every ``--every`` epochs and at each stage's end, with the best
-accuracy reached so far, then its sittings (the epochs, CPU-hours and cores of each training
+accuracy reached so far, then its sittings (the epochs, CPU-hours and machine of each training
 process) and a summary line.
 """
 
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -31,9 +30,8 @@ def print_route(name: str, points: list[CurvePoint], every: int) -> None:
         if point.epoch % every == 0 or stage_ends:
             print(f"{point.stage:>5}{point.epoch:>6}{point.hours:>7.2f}{point.accuracy:>9.2%}{point.best:>8.2%}")
     for sitting in sittings(points):
-        started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(sitting.started)) if sitting.started else "before sittings were logged"
-        print(f"  sitting {started}: {sitting.epochs} epoch{'s' * (sitting.epochs != 1)}, {sitting.cpu_hours:.2f} CPU-hours on {sitting.cores} "
-              f"core{'s' * (sitting.cores > 1)}, best after it {sitting.best_after:.2%}")
+        print(f"  sitting {sitting.when}: {sitting.epochs} epoch{'s' * (sitting.epochs != 1)}, {sitting.cpu_hours:.2f} CPU-hours "
+              f"on {sitting.where}, best after it {sitting.best_after:.2%}")
     gain = gain_in_last_hour(points)
     bought = f", the last CPU-hour {gain * 100:+.2f} points" if gain is not None else ""
     print(f"{name}: {len(points)} epochs, {points[-1].hours:.2f} CPU-hours, best {points[-1].best:.2%}{bought}\n")

@@ -174,7 +174,23 @@ def test_train_page_draws_the_long_runs_carried_in_wip_against_cpu_hours(small_d
     assert table.to_dict("records") == [{"route (last stage)": "20261202-000000-vgg-long-stage2", "stages": 2, "epochs": 3,
                                          "CPU-hours": 2.5, "best validation accuracy": "64.0%",
                                          "gain in the last CPU-hour": "+14.00 points", "last stage": "unknown"}]
+    assert [row["machine"] for row in app.dataframe[1].value.to_dict("records")] == ["1 core"]  # epochs from before sittings were logged
     assert len(app.get("plotly_chart")) == 1
+
+
+def test_train_page_names_the_machine_of_each_sitting_of_a_long_run(small_dataset: Path) -> None:
+    from fer_core.training.sittings import record_sitting
+
+    run = Path(os.environ["FER_WIP_DIR"]) / "20261207-000000-vgg_wide-mixup"
+    run.mkdir(parents=True)
+    (run / "config.json").write_text(TrainConfig(data="fer2013.csv").to_json())
+    (run / "history.csv").write_text("epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds,cpu_seconds,cores,sitting\n"
+                                     "1,1.0,0.5,1.0,0.40,0.01,500,900,2,1796665599.5\n")
+    record_sitting(run, 1796665599.5, "AMD EPYC, 2 cores with bf16 units, bfloat16 on tensorflow (oneDNN on)")
+    app = run_page("train")
+    assert app.dataframe[1].value.to_dict("records") == [{
+        "route": "20261207-000000-vgg_wide-mixup", "sitting": "2026-12-07 17:46 UTC", "epochs": 1, "CPU-hours": 0.25,
+        "machine": "AMD EPYC, 2 cores with bf16 units, bfloat16 on tensorflow (oneDNN on)", "best after it": "40.0%"}]
 
 
 def test_train_page_start_creates_a_run_with_the_form_values(small_dataset: Path, monkeypatch: pytest.MonkeyPatch) -> None:

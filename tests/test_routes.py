@@ -49,6 +49,30 @@ def test_a_stage_resumed_on_two_cores_counts_both_cores_and_logs_each_sitting(tm
     logged = sittings(points)
     assert [(s.started, s.epochs, s.cores) for s in logged] == [(0.0, 1, 1), (1000.0, 2, 2), (5000.0, 1, 2)]
     assert [s.cpu_hours for s in logged] == pytest.approx([1.0, 2.0, 0.9]) and [s.best_after for s in logged] == [0.40, 0.50, 0.55]
+    assert [s.machine for s in logged] == ["", "", ""]  # no sittings.json: told apart by time and cores only
+
+
+def test_each_sitting_names_the_machine_it_ran_on(tmp_path: Path) -> None:
+    from fer_core.training.sittings import record_sitting
+
+    run = tmp_path / "route"
+    run.mkdir()
+    (run / "config.json").write_text(TrainConfig(data="fer2013.csv").to_json())
+    (run / "history.csv").write_text(
+        "epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds,cpu_seconds,cores,sitting\n"
+        "1,1.0,0.5,1.0,0.40,0.01,500,900,2,1796655567.3598824\n"
+        "2,1.0,0.5,1.0,0.50,0.01,250,420,2,1796665599.733318\n")
+    record_sitting(run, 1796655567.3598824, "AMD EPYC, 2 cores without bf16 units, float32 on tensorflow (oneDNN on)")
+    record_sitting(run, 1796665599.733318, "AMD EPYC, 2 cores with bf16 units, bfloat16 on tensorflow (oneDNN on)")
+    logged = sittings(route_curve([run]))
+    assert [s.machine for s in logged] == ["AMD EPYC, 2 cores without bf16 units, float32 on tensorflow (oneDNN on)",
+                                           "AMD EPYC, 2 cores with bf16 units, bfloat16 on tensorflow (oneDNN on)"]
+    assert [s.machine for s in sittings(routes_in(tmp_path)[0].points)] == [s.machine for s in logged]
+    printed = subprocess.run([sys.executable, str(REPO_ROOT / "scripts" / "route_curve.py"), f"r={run}"],
+                             capture_output=True, text=True, check=False).stdout
+    assert "0.12 CPU-hours on AMD EPYC, 2 cores with bf16 units, bfloat16 on tensorflow (oneDNN on)" in printed
+    (run / "sittings.json").write_text("{not json")  # damaged: the curve stays, without machines
+    assert [s.machine for s in sittings(route_curve([run]))] == ["", ""]
 
 
 def test_routes_follow_init_from_by_folder_name_wherever_the_stage_was_started(tmp_path: Path) -> None:

@@ -59,8 +59,12 @@ def test_cli_train_writes_every_file_then_evaluates(tiny_dataset: Path) -> None:
     assert TrainConfig.load(run_dir / "config.json").arch == "tiny"
     assert json.loads((run_dir / "metrics.json").read_text())["backend"] == "tensorflow"
     log = (run_dir / "train.log").read_text()
-    assert "with Keras on tensorflow (oneDNN on)" in log  # asked for on AMD CPUs too, where TF leaves it off
-    assert f"({len(os.sched_getaffinity(0))} core" in log  # where each sitting ran, for the route's curve
+    assert "float32 on tensorflow (oneDNN on)" in log  # asked for on AMD CPUs too, where TF leaves it off
+    from fer_core.training.sittings import read_sittings
+
+    machines = read_sittings(run_dir)  # where the sitting ran, keyed as its history rows name it, for the route's curve
+    assert list(machines) == [history[0]["sitting"]]
+    assert f", {len(os.sched_getaffinity(0))} core" in machines[history[0]["sitting"]] and machines[history[0]["sitting"]] in log
 
     from fer_core.nets.classifiers import load_classifier
     from fer_core.training.glimpses import read_glimpses
@@ -386,6 +390,18 @@ def test_a_cpu_without_bfloat16_units_is_recognised_from_its_flags(tmp_path: Pat
     info.write_text("processor : 0\nflags : fpu avx2 avx512f avx512_bf16\n")
     assert not cpu_lacks_bfloat16(info)
     assert not cpu_lacks_bfloat16(tmp_path / "missing")
+
+
+def test_bfloat16_units_are_unknown_rather_than_guessed_without_cpu_flags(tmp_path: Path) -> None:
+    from fer_core.training.hardware import bfloat16_units
+
+    info = tmp_path / "cpuinfo"
+    info.write_text("processor : 0\nflags : fpu avx2 amx_bf16\n")
+    assert bfloat16_units(info) is True
+    info.write_text("processor : 0\nflags : fpu avx2\n")
+    assert bfloat16_units(info) is False
+    info.write_text("processor : 0\nFeatures : fp asimd\n")  # an ARM kernel's cpuinfo: no x86 flags to read
+    assert bfloat16_units(info) is None and bfloat16_units(tmp_path / "missing") is None
 
 
 def test_a_gpu_is_seen_through_the_driver_unless_cuda_hides_it(tmp_path: Path) -> None:

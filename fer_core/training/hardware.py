@@ -14,14 +14,20 @@ NO_BFLOAT16_UNITS = ("This CPU has no bfloat16 units (no AVX512-BF16 or AMX): bf
                      "about ten times slower than float32.")
 
 
-def cpu_lacks_bfloat16(cpuinfo: Path = CPUINFO) -> bool:
-    """True on a Linux CPU without bfloat16 units (no avx512_bf16 or amx_bf16 flag), where Keras' bf16
-    is emulated: a vgg batch took 15 s instead of 1.36 s in float32 on one such machine here."""
+def bfloat16_units(cpuinfo: Path = CPUINFO) -> bool | None:
+    """Whether this Linux CPU computes bfloat16 in hardware (an avx512_bf16 or amx_bf16 flag);
+    None where /proc/cpuinfo says nothing (not Linux, unreadable), rather than a guess."""
     try:
         flags = set(cpuinfo.read_text().split())
     except OSError:
-        return False  # not Linux, or unreadable: say nothing rather than guess
-    return "flags" in flags and not flags & {"avx512_bf16", "amx_bf16"}
+        return None
+    return bool(flags & {"avx512_bf16", "amx_bf16"}) if "flags" in flags else None
+
+
+def cpu_lacks_bfloat16(cpuinfo: Path = CPUINFO) -> bool:
+    """True on a CPU known to have no bfloat16 units, where Keras' bf16 is emulated: a vgg batch
+    took 15 s instead of 1.36 s in float32 on one such machine here."""
+    return bfloat16_units(cpuinfo) is False
 
 
 def cpu_model(cpuinfo: Path = CPUINFO) -> str:

@@ -38,7 +38,7 @@ from fer_core.nets.classifiers import load_classifier
 from fer_core.nets.ensemble import ensemble_members
 from fer_core.training.config import TrainConfig
 from fer_core.training.glimpses import record_glimpse
-from fer_core.training.hardware import NO_BFLOAT16_UNITS, cpu_lacks_bfloat16, cpu_model
+from fer_core.training.hardware import NO_BFLOAT16_UNITS, cpu_lacks_bfloat16
 from fer_core.training.lineage import write_lineage
 from fer_core.training.mixup import MixupBatches, mixup_dataset
 from fer_core.training.multi_worker import Cluster, chief_dir, multi_worker_strategy, shard_by_data
@@ -51,6 +51,7 @@ from fer_core.training.run_models import (
     saved_precision,
 )
 from fer_core.training.runs import LOCK_FD_ENV, RunLog, acquire_training_lock, read_history, read_status
+from fer_core.training.sittings import describe_machine, record_sitting
 from fer_core.training.weight_averaging import REPORT_FILE, finish_weight_average, make_weight_averager
 
 STATUS_INTERVAL_S = 1.0
@@ -481,9 +482,10 @@ def _train(run_dir: Path, resume: bool, stop_flag: dict, log: RunLog, worker_ind
         onednn = ""
         if backend == "tensorflow":  # a timing is only comparable with one under the same setting
             onednn = " (oneDNN on)" if os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "1" else " (oneDNN off)"
-        cores = len(os.sched_getaffinity(0))
-        log(f"training {config.arch} on {len(x_train)} faces with Keras on {backend}{onednn}{workers}, "
-            f"{cpu_model()} ({cores} core{'s' * (cores > 1)}), epochs {initial_epoch + 1}..{config.epochs}")
+        machine = describe_machine(len(os.sched_getaffinity(0)), config.precision, backend + onednn,
+                                   _gpu_count() if backend == "tensorflow" else 0)
+        record_sitting(run_dir, started, machine)
+        log(f"training {config.arch} on {len(x_train)} faces{workers}: {machine}, epochs {initial_epoch + 1}..{config.epochs}")
         callbacks = [_make_monitor(run_dir, config, steps, stop_flag, started, log, val)]
         if config.swa_epochs:
             callbacks.append(make_weight_averager(run_dir, config, initial_epoch, log))  # after the checkpoint

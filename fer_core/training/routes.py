@@ -5,12 +5,15 @@ continues as a new stage started from an earlier stage's model (``--init-from``)
 bought is its validation accuracy against the hours spent, summed over its stages from their
 ``history.csv``: the process's CPU seconds per epoch, over all its threads (a route on two cores
 counts both), or wall-clock seconds for epochs trained before that column existed (those long runs
-trained on one core each, so wall time was their CPU time). The model issue asks for this curve for every route tried, and the Train page
-draws it for the runs carried in ``models/wip/``.
+trained on one core each, so wall time was their CPU time). A CPU-hour buys different amounts on
+different machines, so each sitting also names its machine (``sittings.json``). The model issue
+asks for this curve for every route tried, and the Train page draws it for the runs carried in
+``models/wip/``.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +21,7 @@ from pathlib import Path
 from fer_core.errors import FerError
 from fer_core.training.config import TrainConfig
 from fer_core.training.runs import read_history, read_status
+from fer_core.training.sittings import read_sittings
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,7 @@ class CurvePoint:
     sitting: float = 0.0  # when the process that trained this epoch started (Unix time; 0: before it was recorded)
     cpu_hours: float = 0.0  # this epoch's own CPU-hours
     cores: int = 1  # the cores that process could use
+    machine: str = ""  # what that process ran on (CPU, bf16 units, precision, backend); "" before it was recorded
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,16 @@ class Sitting:
     cpu_hours: float
     cores: int
     best_after: float
+    machine: str = ""
+
+    @property
+    def when(self) -> str:
+        return time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime(self.started)) if self.started else "before sittings were logged"
+
+    @property
+    def where(self) -> str:
+        """The machine, or only its cores for a sitting from before machines were recorded."""
+        return self.machine or f"{self.cores} core{'s' * (self.cores > 1)}"
 
 
 @dataclass(frozen=True)
@@ -65,6 +80,12 @@ class Route:
                 "last stage": read_status(self.stages[-1]).get("state", "unknown")}
 
 
+def sitting_rows(route: Route) -> list[dict]:
+    """The route's sittings for the Train page: when and where each ran, and what it bought."""
+    return [{"route": route.name, "sitting": sitting.when, "epochs": sitting.epochs, "CPU-hours": round(sitting.cpu_hours, 2),
+             "machine": sitting.where, "best after it": f"{sitting.best_after:.1%}"} for sitting in sittings(route.points)]
+
+
 def gain_in_last_hour(points: Sequence[CurvePoint]) -> float | None:
     """Best accuracy now minus the best one CPU-hour earlier: what the latest hour bought, the
     plainest guide to what more hours would (None for a route shorter than an hour)."""
@@ -81,20 +102,21 @@ def route_curve(stage_folders: list[Path]) -> list[CurvePoint]:
     for folder, history in zip(stage_folders, histories, strict=True):
         if not history:
             raise FerError(f"{folder}: no readable history.csv (not a run folder, or no epoch finished)")
-    return _curve(histories)
+    return _curve(histories, [read_sittings(folder) for folder in stage_folders])
 
 
-def _curve(histories: list[list[dict]]) -> list[CurvePoint]:
+def _curve(histories: list[list[dict]], machines: list[dict[float, str]]) -> list[CurvePoint]:
     """Each stage's history rows in turn, the hours and the best accuracy carried across stages."""
     points: list[CurvePoint] = []
     hours = best = 0.0
-    for stage, history in enumerate(histories, start=1):
+    for stage, (history, machine_of) in enumerate(zip(histories, machines, strict=True), start=1):
         for row in history:
             own = row.get("cpu_seconds", row["seconds"]) / 3600
             hours += own
             best = max(best, row["val_accuracy"])
-            points.append(CurvePoint(stage, int(row["epoch"]), hours, row["val_accuracy"], best, row.get("sitting", 0.0), own,
-                                     int(row.get("cores", 1))))
+            sitting = row.get("sitting", 0.0)
+            points.append(CurvePoint(stage, int(row["epoch"]), hours, row["val_accuracy"], best, sitting, own,
+                                     int(row.get("cores", 1)), machine_of.get(sitting, "")))
     return points
 
 
@@ -106,8 +128,8 @@ def sittings(points: Sequence[CurvePoint]) -> list[Sitting]:
             groups[-1].append(point)
         else:
             groups.append([point])
-    return [Sitting(group[0].sitting, len(group), sum(p.cpu_hours for p in group), max(p.cores for p in group), group[-1].best)
-            for group in groups]
+    return [Sitting(group[0].sitting, len(group), sum(p.cpu_hours for p in group), max(p.cores for p in group), group[-1].best,
+                    group[0].machine) for group in groups]
 
 
 def _started_from(run_dir: Path, siblings: dict[str, Path]) -> Path | None:
@@ -135,5 +157,6 @@ def routes_in(folder: Path) -> list[Route]:
             chain.insert(0, parent)
         read = [(stage, history) for stage in chain if (history := read_history(stage))]  # each history read once
         if read:
-            routes.append(Route(tuple(stage for stage, _ in read), tuple(_curve([history for _, history in read]))))
+            stages = tuple(stage for stage, _ in read)
+            routes.append(Route(stages, tuple(_curve([history for _, history in read], [read_sittings(stage) for stage in stages]))))
     return sorted(routes, key=lambda route: -route.points[-1].hours)
