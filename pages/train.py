@@ -30,7 +30,9 @@ from fer_core.training.hardware import NO_BFLOAT16_UNITS, bfloat16_emulated
 from fer_core.training.routes import routes_in, sitting_rows
 from fer_core.training.runs import (
     ACTIVE_STATES,
+    AFTER_EPOCH,
     RESUMABLE_STATES,
+    cancel_request,
     delete_run,
     list_runs,
     read_history,
@@ -228,6 +230,13 @@ def monitor(run_id: str, page_saw_active: bool, chance: float | None) -> None:
     if progress.active and buttons[0].button("Cancel", key="cancel_run", type="primary"):
         request_cancel(run_dir)
         st.toast("Cancel requested: the run stops after the current batch and keeps its last checkpoint.")
+    if progress.active and cancel_request(run_dir) == AFTER_EPOCH:
+        buttons[1].caption(f"Stops once epoch {status.get('epoch', 0) + 1} has been saved; Cancel stops it now.")
+    elif progress.active and buttons[1].button("Stop after this epoch", key="stop_after_epoch",
+                                               help="Let the epoch under way finish and be saved, then stop: Resume goes on "
+                                                    "from the next one and nothing is thrown away (Cancel loses the epoch's batches)."):
+        request_cancel(run_dir, after_epoch=True)
+        st.toast(f"The run stops once epoch {status.get('epoch', 0) + 1} has been saved.")
     resumable = state in RESUMABLE_STATES and (run_dir / CHECKPOINT).exists()
     in_float32 = resumable and _bfloat16_would_crawl(run_dir)
     if resumable and buttons[0].button("Resume in float32" if in_float32 else "Resume", key="resume_run",

@@ -370,6 +370,20 @@ def test_train_page_publishes_only_ended_runs_and_can_restore_the_replaced_defau
     assert json.loads((tmp_path / "default.previous" / "metrics.json").read_text())["run_id"] == finished_run.name
 
 
+def test_train_page_stops_a_run_after_the_epoch_under_way(finished_run: Path, small_dataset: Path) -> None:
+    from fer_core.training.runs import AFTER_EPOCH, cancel_request
+
+    (finished_run / "status.json").write_text(json.dumps({"state": "running", "epoch": 1, "epochs": 2, "pid": os.getpid()}))
+    app = run_page("train")
+    app.button(key="stop_after_epoch").click().run()
+    assert cancel_request(finished_run) == AFTER_EPOCH  # a request the trainer reads at the epoch's end, not a cancel now
+    app.run()  # the next refresh says it is pending
+    assert "stop_after_epoch" not in {b.key for b in app.button}
+    assert any(c.value.startswith("Stops once epoch 2 has been saved") for c in app.caption)
+    app.button(key="cancel_run").click().run()
+    assert cancel_request(finished_run) == "now"  # Cancel still stops it at once
+
+
 def test_public_demo_mode_hides_delete_and_caps_epochs(finished_run: Path, small_dataset: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FER_PUBLIC_DEMO", "1")
     app = run_page("train")

@@ -126,6 +126,52 @@ def test_cancel_stops_within_seconds_and_keeps_the_checkpoint(tiny_dataset: Path
     assert read_status(run_dir)["message"] == "cancelled by the user"
 
 
+def test_a_cancel_after_the_epoch_lets_the_epoch_under_way_finish_and_be_saved(
+        tiny_dataset: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import fer_core.training.loop as loop
+    from fer_core.training.runs import create_run
+
+    run_dir = create_run(TrainConfig(data=str(tiny_dataset), arch="tiny", epochs=5, batch_size=8))
+    eta = loop.estimate_eta
+
+    def asked_during_the_first_epoch(*args, **kwargs):  # the monitor's first status write, in epoch 1's first batch
+        if not read_history(run_dir):
+            request_cancel(run_dir, after_epoch=True)
+        return eta(*args, **kwargs)
+
+    monkeypatch.setattr(loop, "estimate_eta", asked_during_the_first_epoch)
+    assert loop.train_run(run_dir) == "cancelled"
+    assert len(read_history(run_dir)) == 1  # a plain cancel here would have thrown epoch 1 away
+    assert read_status(run_dir)["message"] == "stopped after epoch 1, as asked" and read_status(run_dir)["epoch"] == 1
+    assert (run_dir / "checkpoint.keras").is_file()
+
+
+def test_a_plain_cancel_overrides_a_pending_cancel_after_the_epoch_never_the_reverse(tmp_path: Path) -> None:
+    from fer_core.training.runs import AFTER_EPOCH, cancel_request
+
+    assert cancel_request(tmp_path) is None
+    request_cancel(tmp_path, after_epoch=True)
+    assert cancel_request(tmp_path) == AFTER_EPOCH
+    request_cancel(tmp_path)
+    request_cancel(tmp_path, after_epoch=True)
+    assert cancel_request(tmp_path) == "now"
+    (tmp_path / "cancel").write_text("")  # as an older version, or `touch`, leaves it
+    assert cancel_request(tmp_path) == "now"
+
+
+def test_cli_cancel_after_the_epoch_waits_for_the_process_then_the_run_packs(tiny_dataset: Path) -> None:
+    run_dir = start_new_run(TrainConfig(data=str(tiny_dataset), arch="tiny", epochs=200, batch_size=8))
+    wait_for(lambda: len(read_history(run_dir)) >= 1)
+    stopped = run_cli("cancel", str(run_dir), "--after-epoch", "--wait")
+    assert stopped.returncode == 0, stopped.stderr
+    epochs = len(read_history(run_dir))
+    assert f"{run_dir.name}: cancelled after epoch {epochs}" in stopped.stdout
+    assert read_status(run_dir)["message"] == f"stopped after epoch {epochs}, as asked"
+    assert run_cli("pack", str(run_dir)).returncode == 0  # the process is gone: nothing writes the state any more
+    again = run_cli("cancel", str(run_dir))
+    assert again.returncode == 0 and "is not training (cancelled): nothing to stop" in again.stdout
+
+
 def test_two_simultaneous_starts_give_exactly_one_run(tiny_dataset: Path) -> None:
     config = TrainConfig(data=str(tiny_dataset), arch="tiny", epochs=50, batch_size=8)
     outcomes: list[object] = []

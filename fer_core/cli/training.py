@@ -15,14 +15,17 @@ from fer_core.training.config import LABEL_KINDS, OPTIMISERS, PRECISIONS, SCHEDU
 from fer_core.training.loop import train_run
 from fer_core.training.multi_worker import Cluster, cluster_from_tf_config, parse_cluster, worker_dir
 from fer_core.training.runs import (
+    ACTIVE_STATES,
     acquire_training_lock,
     create_locked_run,
     create_worker_run,
     list_runs,
+    read_status,
     request_cancel,
     resolve_run_dir,
     run_dir_for,
     switch_precision,
+    wait_until_stopped,
 )
 
 
@@ -85,6 +88,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     cancel = sub.add_parser("cancel", help="ask a training run to stop")
     cancel.set_defaults(handler=_cancel)
     cancel.add_argument("run", help="run id or folder")
+    cancel.add_argument("--after-epoch", action="store_true",
+                        help="let the epoch in progress finish and be saved first (what a sitting that carries a route wants)")
+    cancel.add_argument("--wait", action="store_true", help="return only once the training process has ended (then pack it)")
 
     pack = sub.add_parser("pack", help="store a stopped run's checkpoint and best model in float16, to commit it under models/wip/")
     pack.set_defaults(handler=_pack)
@@ -203,7 +209,16 @@ def _runs(args: argparse.Namespace) -> int:
 
 
 def _cancel(args: argparse.Namespace) -> int:
-    request_cancel(resolve_run_dir(args.run))
+    run_dir = resolve_run_dir(args.run)
+    status = read_status(run_dir)
+    if status.get("state") not in ACTIVE_STATES:
+        print(f"{run_dir.name} is not training ({status.get('state', 'unknown')}): nothing to stop")
+        return 0
+    request_cancel(run_dir, after_epoch=args.after_epoch)
+    if args.after_epoch:
+        print(f"{run_dir.name} stops when epoch {status.get('epoch', 0) + 1} of {status.get('epochs', '?')} has been saved")
+    if args.wait:
+        print(f"{run_dir.name}: {wait_until_stopped(run_dir)} after epoch {read_status(run_dir).get('epoch', 0)}")
     return 0
 
 

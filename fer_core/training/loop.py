@@ -50,7 +50,16 @@ from fer_core.training.run_models import (
     save_model_atomic,
     saved_precision,
 )
-from fer_core.training.runs import LOCK_FD_ENV, RunLog, acquire_training_lock, read_history, read_status
+from fer_core.training.runs import (
+    AFTER_EPOCH,
+    CANCEL,
+    LOCK_FD_ENV,
+    RunLog,
+    acquire_training_lock,
+    cancel_request,
+    read_history,
+    read_status,
+)
 from fer_core.training.sittings import describe_machine, record_sitting
 from fer_core.training.weight_averaging import REPORT_FILE, finish_weight_average, make_weight_averager
 
@@ -318,7 +327,7 @@ def _make_monitor(run_dir: Path, config: TrainConfig, steps_per_epoch: int, stop
             now = time.time()
             self.batch_seconds = ([*self.batch_seconds, now - self.batch_start])[-50:]
             self.batch_start = now
-            if stop_flag.get("reason") or (run_dir / "cancel").exists():
+            if stop_flag.get("reason") or cancel_request(run_dir) == "now":
                 raise RunCancelled(stop_flag.get("reason") or "cancelled by the user")
             if config.time_limit_minutes and now - started > config.time_limit_minutes * 60:
                 raise RunCancelled(f"stopped after the {config.time_limit_minutes:g}-minute time limit")
@@ -355,6 +364,9 @@ def _make_monitor(run_dir: Path, config: TrainConfig, steps_per_epoch: int, stop
                 except OSError as exc:  # a picture for the page, never a reason to stop training
                     log(f"could not record the watched faces: {exc}")
             self._status("running", batch=0, best_val_accuracy=self.best)
+            if cancel_request(run_dir) == AFTER_EPOCH:  # saved above; the weight averager still sees this epoch
+                stop_flag["after_epoch"] = epoch + 1
+                self.model.stop_training = True
 
         def _status(self, state: str, **extra: float) -> None:
             payload = read_status(run_dir)
@@ -404,7 +416,7 @@ def train_run(run_dir: Path, *, resume: bool = False, lock_fd: int | None = None
     stop_flag: dict = {}
     signal.signal(signal.SIGTERM, lambda *_: stop_flag.update(reason="cancelled by the user"))
     if not inherited:
-        (run_dir / "cancel").unlink(missing_ok=True)  # a started child's starter already did this
+        (run_dir / CANCEL).unlink(missing_ok=True)  # a started child's starter already did this
     log = RunLog(run_dir, stdout_is_log=bool(inherited))
     try:
         return _train(run_dir, resume, stop_flag, log, worker_index)
@@ -471,7 +483,7 @@ def _train(run_dir: Path, resume: bool, stop_flag: dict, log: RunLog, worker_ind
         if not resume:
             _write_history(run_dir, [])
         initial_epoch = len(history)
-        if stop_flag.get("reason") or (run_dir / "cancel").exists():
+        if stop_flag.get("reason") or cancel_request(run_dir):  # no epoch under way: either request stops it here
             raise RunCancelled(stop_flag.get("reason") or "cancelled by the user")
         if initial_epoch >= config.epochs:
             _finish_weight_average(run_dir, config, x_train, val, log)  # in case it was killed while averaging
@@ -497,6 +509,8 @@ def _train(run_dir: Path, resume: bool, stop_flag: dict, log: RunLog, worker_ind
             callbacks=callbacks,
             verbose=0,
         )
+        if (stopped_after := stop_flag.get("after_epoch")) and stopped_after < config.epochs:
+            raise RunCancelled(f"stopped after epoch {stopped_after}, as asked")
         _finish_weight_average(run_dir, config, x_train, val, log)
     except RunCancelled as stop:
         _record_final_state(run_dir, "cancelled", log, message=str(stop), eta_s=None)

@@ -33,6 +33,8 @@ RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 LOCK_FD_ENV = "FER_TRAIN_LOCK_FD"
 ACTIVE_STATES = ("queued", "running")
 RESUMABLE_STATES = ("cancelled", "failed", "interrupted")
+CANCEL = "cancel"  # the file that asks a run to stop
+AFTER_EPOCH = "after-epoch"  # its content when the run is to finish the epoch it is in first
 
 
 def run_dir_for(run_id: str) -> Path:
@@ -104,7 +106,17 @@ def _pid_alive(pid: int | None) -> bool:
         waited, _ = os.waitpid(pid, os.WNOHANG)
         return waited == 0
     except ChildProcessError:
-        return True
+        return not _zombie(pid)
+
+
+def _zombie(pid: int) -> bool:
+    """Whether another process's child has exited and waits to be reaped: a run started by the
+    Streamlit server stays a zombie until the server next looks, and ``cancel --wait`` in a shell
+    must not wait for that."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] == "Z"
+    except (OSError, IndexError):
+        return False  # not Linux, or gone this instant: the caller's kill(pid, 0) has the last word
 
 
 def read_status(run_dir: Path) -> dict:
@@ -294,7 +306,7 @@ def _spawn(run_dir: Path, lock_fd: int, *, resume: bool) -> int:
     The child inherits the lock fd, so the check and the start are one step, and it
     outlives the Streamlit script (and a closed browser tab).
     """
-    (run_dir / "cancel").unlink(missing_ok=True)
+    (run_dir / CANCEL).unlink(missing_ok=True)
     with (run_dir / "train.log").open("ab") as log:
         env = {**os.environ, LOCK_FD_ENV: str(lock_fd), "PYTHONUNBUFFERED": "1"}
         command = [sys.executable, "-m", "fer_core", "train", "--resume" if resume else "--run", str(run_dir)]
@@ -309,14 +321,39 @@ def _spawn(run_dir: Path, lock_fd: int, *, resume: bool) -> int:
     return process.pid
 
 
-def request_cancel(run_dir: Path) -> None:
+def request_cancel(run_dir: Path, after_epoch: bool = False) -> None:
     """Ask a run to stop; the trainer checks for the file before and between batches.
 
     A file rather than a signal: it works at any moment of the child's start-up (a
     signal before its handler is installed would kill it outright, losing the message)
-    and it survives until the trainer has seen it.
+    and it survives until the trainer has seen it. ``after_epoch`` lets the epoch in
+    progress finish and be saved first: a vgg_wide epoch is 4 to 15 minutes on a CPU, which
+    a plain cancel throws away, and a sitting that carries a route must stop at an epoch's
+    end anyway. A plain request overrides a pending ``after_epoch``, never the reverse.
     """
-    (run_dir / "cancel").touch()
+    if after_epoch and cancel_request(run_dir) == "now":
+        return
+    (run_dir / CANCEL).write_text(AFTER_EPOCH if after_epoch else "now")
+
+
+def wait_until_stopped(run_dir: Path, poll_seconds: float = 2.0) -> str:
+    """Block until the run's process has ended and return its final state, so a script can pack
+    and commit the run next (``pack`` refuses a run that is still writing)."""
+    while (status := read_status(run_dir)).get("state") in ACTIVE_STATES or _pid_alive(status.get("pid")):
+        time.sleep(poll_seconds)
+    return status.get("state", "unknown")
+
+
+def cancel_request(run_dir: Path) -> str | None:
+    """``"now"``, ``AFTER_EPOCH`` or None; any other content (an empty file from an older
+    version, or one touched by hand) means now."""
+    try:
+        content = (run_dir / CANCEL).read_text().strip()
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return "now"
+    return AFTER_EPOCH if content == AFTER_EPOCH else "now"
 
 
 def delete_run(run_dir: Path) -> None:
