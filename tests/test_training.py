@@ -648,6 +648,28 @@ def test_the_eta_projects_later_epochs_from_whole_ones_not_from_a_burst_of_slow_
     assert steady == pytest.approx(10 * 0.55 + 30 * 61) and busy - steady == pytest.approx(10 * 0.55)  # the burst moves only this epoch
 
 
+def test_the_eta_of_a_resumed_run_goes_by_this_sittings_epochs_not_another_machines(
+        tiny_dataset: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import fer_core.training.loop as loop
+    from fer_core.training.runs import create_run
+
+    run_dir = create_run(TrainConfig(data=str(tiny_dataset), arch="tiny", epochs=1, batch_size=8))
+    assert loop.train_run(run_dir) == "finished"
+    config = TrainConfig.load(run_dir / "config.json")
+    config.epochs = 3
+    (run_dir / "config.json").write_text(config.to_json())
+    history = (run_dir / "history.csv").read_text().splitlines()
+    row = history[1].split(",")
+    row[history[0].split(",").index("seconds")], row[-1] = "9999.0", "1.0"  # epoch 1: a slow machine, an earlier sitting
+    (run_dir / "history.csv").write_text("\n".join([history[0], ",".join(row)]) + "\n")
+    seen: list[list[float]] = []
+    eta = loop.estimate_eta
+    monkeypatch.setattr(loop, "estimate_eta", lambda batches, epochs, **kw: seen.append(list(epochs)) or eta(batches, epochs, **kw))
+    assert loop.train_run(run_dir, resume=True) == "finished"
+    assert seen and all(9999.0 not in epochs for epochs in seen)
+    assert [] in seen and any(len(epochs) == 1 for epochs in seen)  # epoch 2 had none to go by, epoch 3 had epoch 2
+
+
 def test_a_resumed_run_rerecords_its_watched_faces_from_the_checkpoint_on(tmp_path: Path) -> None:
     from fer_core.training.glimpses import pick_faces, read_glimpses, record_glimpse
 

@@ -268,7 +268,8 @@ def compile_model(model, config: TrainConfig, steps_per_epoch: int) -> None:
 def estimate_eta(recent_batch_seconds: list[float], epoch_seconds: list[float], *, batches_left: int,
                  steps_per_epoch: int, epochs_left: int) -> float | None:
     """Seconds left: this epoch at the recent batch pace, later epochs at the pace of the last
-    whole ones.
+    whole ones of this sitting (a route carried to another machine runs at its pace, not the last
+    one's: 490 s an epoch on one EPYC, 215 s on the next, and the ETA was twice too long).
 
     Projecting every remaining epoch from the last ~50 batches (as before) made the Train page's
     ETA jump from 1 h 00 to 1 h 50 within one epoch when something else briefly took the CPU;
@@ -339,7 +340,7 @@ def _make_monitor(run_dir: Path, config: TrainConfig, steps_per_epoch: int, stop
                     batch_loss=float((logs or {}).get("loss", np.nan)),
                     batch_accuracy=float((logs or {}).get("accuracy", np.nan)),
                     learning_rate=_current_learning_rate(self.model),
-                    eta_s=estimate_eta(self.batch_seconds, [row["seconds"] for row in self.history if "seconds" in row],
+                    eta_s=estimate_eta(self.batch_seconds, [row["seconds"] for row in self.history if row.get("sitting") == started],
                                        batches_left=steps_per_epoch - batch - 1, steps_per_epoch=steps_per_epoch,
                                        epochs_left=config.epochs - self.epoch - 1),
                 )
