@@ -214,7 +214,9 @@ def monitor(run_id: str, page_saw_active: bool, chance: float | None) -> None:
     cols[1].metric("Learning rate", f"{status['learning_rate']:.2e}" if status.get("learning_rate") else "—")
     best = history["val_accuracy"].max() if "val_accuracy" in history else None
     cols[2].metric("Best validation accuracy", f"{best:.1%}" if best is not None and best == best else "—")
-    cols[3].metric("Seconds per epoch", f"{history['seconds'].mean():.0f}" if "seconds" in history else "—")
+    this_sitting = history[history["sitting"] == history["sitting"].iloc[-1]] if "sitting" in history and len(history) else history
+    cols[3].metric("Seconds per epoch", f"{this_sitting['seconds'].mean():.0f}" if "seconds" in history else "—",
+                   help="This sitting's epochs: a run carried to another machine trains at that machine's pace.")
     if status.get("message"):
         (st.error if state == "failed" else st.info)(status["message"])
     if not progress.active and chance is not None and best is not None and best == best and best <= chance + 0.01:

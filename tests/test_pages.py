@@ -370,6 +370,15 @@ def test_train_page_publishes_only_ended_runs_and_can_restore_the_replaced_defau
     assert json.loads((tmp_path / "default.previous" / "metrics.json").read_text())["run_id"] == finished_run.name
 
 
+def test_train_page_gives_the_seconds_per_epoch_of_the_last_sitting(finished_run: Path, small_dataset: Path) -> None:
+    (finished_run / "history.csv").write_text("epoch,loss,accuracy,val_loss,val_accuracy,learning_rate,seconds,cpu_seconds,cores,sitting\n"
+                                              "1,1.0,0.5,1.0,0.40,0.01,900,1700,2,1000.0\n"  # another machine
+                                              "2,1.0,0.5,1.0,0.45,0.01,200,400,2,5000.0\n"
+                                              "3,1.0,0.5,1.0,0.47,0.01,220,420,2,5000.0\n")
+    app = run_page("train")
+    assert [m.value for m in app.metric if m.label == "Seconds per epoch"] == ["210"]
+
+
 def test_train_page_stops_a_run_after_the_epoch_under_way(finished_run: Path, small_dataset: Path) -> None:
     from fer_core.training.runs import AFTER_EPOCH, cancel_request
 
