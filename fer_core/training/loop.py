@@ -455,7 +455,8 @@ def _train(run_dir: Path, resume: bool, stop_flag: dict, log: RunLog, worker_ind
             _set_status(run_dir, "running", message=f"the teachers are predicting {len(x_train)} training faces", batch=0)
         targets = training_targets(run_dir, config, x_train, y_train, log)  # teachers run float32, as saved
         keras.mixed_precision.set_global_policy("mixed_bfloat16" if config.precision == "bfloat16" else "float32")
-        if config.precision == "bfloat16" and cpu_lacks_bfloat16() and backend == "tensorflow" and not _gpu_count():
+        gpus = _gpu_count() if backend == "tensorflow" else 0  # for the bf16 warning and the sitting's machine
+        if config.precision == "bfloat16" and cpu_lacks_bfloat16() and backend == "tensorflow" and not gpus:
             remedy = f"train --resume {run_dir} --precision float32 (weights and optimiser state carry over)" if resume else "train with --precision float32"
             log(f"warning: {NO_BFLOAT16_UNITS} Cancel and {remedy}.")
         steps = int(np.ceil(len(x_train) / config.batch_size))
@@ -495,8 +496,7 @@ def _train(run_dir: Path, resume: bool, stop_flag: dict, log: RunLog, worker_ind
         onednn = ""
         if backend == "tensorflow":  # a timing is only comparable with one under the same setting
             onednn = " (oneDNN on)" if os.environ.get("TF_ENABLE_ONEDNN_OPTS") == "1" else " (oneDNN off)"
-        machine = describe_machine(len(os.sched_getaffinity(0)), config.precision, backend + onednn,
-                                   _gpu_count() if backend == "tensorflow" else 0)
+        machine = describe_machine(len(os.sched_getaffinity(0)), config.precision, backend + onednn, gpus)
         record_sitting(run_dir, started, machine)
         log(f"training {config.arch} on {len(x_train)} faces{workers}: {machine}, epochs {initial_epoch + 1}..{config.epochs}")
         callbacks = [_make_monitor(run_dir, config, steps, stop_flag, started, log, val)]
