@@ -28,6 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO_ROOT))
+
+from fer_core.training.runs import request_cancel  # noqa: E402
+
 TIMED_EPOCHS = 3  # epoch 1 includes compilation; epochs 2-3 give the steady pace
 FINAL_EVALUATION_S = 20.0  # the run's own PublicTest evaluation (plain, flip, flip-zoom) after the last epoch
 MARGIN_S = 15.0
@@ -104,9 +108,10 @@ def launch(run: Run, data: str, epochs: int) -> None:
 
 
 def cancel(run: Run) -> None:
+    """Stop a run at once: at the deadline an epoch's end may be minutes away."""
     folder = run.run_dir()
     if folder is not None and run.process is not None and run.process.poll() is None:
-        (folder / "cancel").touch()
+        request_cancel(folder)
 
 
 def main() -> int:

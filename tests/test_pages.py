@@ -380,7 +380,7 @@ def test_train_page_gives_the_seconds_per_epoch_of_the_last_sitting(finished_run
 
 
 def test_train_page_stops_a_run_after_the_epoch_under_way(finished_run: Path, small_dataset: Path) -> None:
-    from fer_core.training.runs import AFTER_EPOCH, cancel_request
+    from fer_core.training.runs import AFTER_EPOCH, CANCEL_NOW, cancel_request
 
     (finished_run / "status.json").write_text(json.dumps({"state": "running", "epoch": 1, "epochs": 2, "pid": os.getpid()}))
     app = run_page("train")
@@ -390,7 +390,7 @@ def test_train_page_stops_a_run_after_the_epoch_under_way(finished_run: Path, sm
     assert "stop_after_epoch" not in {b.key for b in app.button}
     assert any(c.value.startswith("Stops once epoch 2 has been saved") for c in app.caption)
     app.button(key="cancel_run").click().run()
-    assert cancel_request(finished_run) == "now"  # Cancel still stops it at once
+    assert cancel_request(finished_run) == CANCEL_NOW  # Cancel still stops it at once
 
 
 def test_public_demo_mode_hides_delete_and_caps_epochs(finished_run: Path, small_dataset: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -147,16 +147,16 @@ def test_a_cancel_after_the_epoch_lets_the_epoch_under_way_finish_and_be_saved(
 
 
 def test_a_plain_cancel_overrides_a_pending_cancel_after_the_epoch_never_the_reverse(tmp_path: Path) -> None:
-    from fer_core.training.runs import AFTER_EPOCH, cancel_request
+    from fer_core.training.runs import AFTER_EPOCH, CANCEL_NOW, cancel_request
 
     assert cancel_request(tmp_path) is None
     request_cancel(tmp_path, after_epoch=True)
     assert cancel_request(tmp_path) == AFTER_EPOCH
     request_cancel(tmp_path)
     request_cancel(tmp_path, after_epoch=True)
-    assert cancel_request(tmp_path) == "now"
+    assert cancel_request(tmp_path) == CANCEL_NOW
     (tmp_path / "cancel").write_text("")  # as an older version, or `touch`, leaves it
-    assert cancel_request(tmp_path) == "now"
+    assert cancel_request(tmp_path) == CANCEL_NOW
 
 
 def test_cli_cancel_after_the_epoch_waits_for_the_process_then_the_run_packs(tiny_dataset: Path) -> None:

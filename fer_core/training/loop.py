@@ -53,6 +53,7 @@ from fer_core.training.run_models import (
 from fer_core.training.runs import (
     AFTER_EPOCH,
     CANCEL,
+    CANCEL_NOW,
     LOCK_FD_ENV,
     RunLog,
     acquire_training_lock,
@@ -328,7 +329,7 @@ def _make_monitor(run_dir: Path, config: TrainConfig, steps_per_epoch: int, stop
             now = time.time()
             self.batch_seconds = ([*self.batch_seconds, now - self.batch_start])[-50:]
             self.batch_start = now
-            if stop_flag.get("reason") or cancel_request(run_dir) == "now":
+            if stop_flag.get("reason") or cancel_request(run_dir) == CANCEL_NOW:
                 raise RunCancelled(stop_flag.get("reason") or "cancelled by the user")
             if config.time_limit_minutes and now - started > config.time_limit_minutes * 60:
                 raise RunCancelled(f"stopped after the {config.time_limit_minutes:g}-minute time limit")

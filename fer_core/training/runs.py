@@ -34,6 +34,7 @@ LOCK_FD_ENV = "FER_TRAIN_LOCK_FD"
 ACTIVE_STATES = ("queued", "running")
 RESUMABLE_STATES = ("cancelled", "failed", "interrupted")
 CANCEL = "cancel"  # the file that asks a run to stop
+CANCEL_NOW = "now"  # its content when the run is to stop at once (the batch under way is lost)
 AFTER_EPOCH = "after-epoch"  # its content when the run is to finish the epoch it is in first
 
 
@@ -331,9 +332,9 @@ def request_cancel(run_dir: Path, after_epoch: bool = False) -> None:
     a plain cancel throws away, and a sitting that carries a route must stop at an epoch's
     end anyway. A plain request overrides a pending ``after_epoch``, never the reverse.
     """
-    if after_epoch and cancel_request(run_dir) == "now":
+    if after_epoch and cancel_request(run_dir) == CANCEL_NOW:
         return
-    (run_dir / CANCEL).write_text(AFTER_EPOCH if after_epoch else "now")
+    (run_dir / CANCEL).write_text(AFTER_EPOCH if after_epoch else CANCEL_NOW)
 
 
 def wait_until_stopped(run_dir: Path, poll_seconds: float = 2.0) -> str:
@@ -345,15 +346,15 @@ def wait_until_stopped(run_dir: Path, poll_seconds: float = 2.0) -> str:
 
 
 def cancel_request(run_dir: Path) -> str | None:
-    """``"now"``, ``AFTER_EPOCH`` or None; any other content (an empty file from an older
+    """``CANCEL_NOW``, ``AFTER_EPOCH`` or None; any other content (an empty file from an older
     version, or one touched by hand) means now."""
     try:
         content = (run_dir / CANCEL).read_text().strip()
     except FileNotFoundError:
         return None
     except OSError:
-        return "now"
-    return AFTER_EPOCH if content == AFTER_EPOCH else "now"
+        return CANCEL_NOW
+    return AFTER_EPOCH if content == AFTER_EPOCH else CANCEL_NOW
 
 
 def delete_run(run_dir: Path) -> None:
