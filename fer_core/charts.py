@@ -32,21 +32,6 @@ def class_balance_figure(balance: pd.DataFrame, *, percent: bool = False) -> go.
     return figure
 
 
-def image_grid(images: np.ndarray, columns: int = 8, gap: int = 2) -> np.ndarray:
-    """Tile (N, 48, 48) faces into one grey image with white gaps (fast to send to a page)."""
-    count = len(images)
-    if count == 0:
-        return np.full((IMAGE_SIZE, IMAGE_SIZE), 255, np.uint8)
-    rows = int(np.ceil(count / columns))
-    columns = min(columns, count)
-    size = IMAGE_SIZE + gap
-    grid = np.full((rows * size - gap, columns * size - gap), 255, np.uint8)
-    for index, image in enumerate(images):
-        row, column = divmod(index, columns)
-        grid[row * size : row * size + IMAGE_SIZE, column * size : column * size + IMAGE_SIZE] = image
-    return grid
-
-
 def face_strip_figure(faces: np.ndarray, titles: Sequence[str], *, diverging: bool = False, height: int = 260) -> go.Figure:
     """Several 48x48 maps side by side with titles (mean faces, differences)."""
     limit = float(np.abs(faces).max()) or 1.0
