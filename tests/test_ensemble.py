@@ -132,6 +132,28 @@ def test_subsets_are_ranked_by_flip_accuracy_and_averaging_can_beat_each_member(
     assert [row["accuracy_flip_zoom_tta"] for row in by_mode if row["members"] == ["a"]] == [1.0]
 
 
+def test_subsets_are_scored_by_the_balanced_rule_and_against_the_live_answers_to_beat() -> None:
+    from fer_core.nets.decision import choose_tau
+    from fer_core.nets.ensemble import compare_subsets
+
+    # Ten faces, eight of the common class 0 and two of the rare class 1. "a" leans to class 0 on
+    # the rare faces (raw 80 %); the balanced rule undoes a prior of 0.8 / 0.1 and gets them right.
+    labels = np.array([0] * 8 + [1] * 2)
+    a = np.full((10, 7), 0.01)
+    a[:8, 0], a[8:, 0], a[8:, 1] = 0.9, 0.5, 0.4
+    a /= a.sum(axis=1, keepdims=True)
+    prior = (0.8, 0.1) + (0.02,) * 5
+    by_mode = {"a": dict.fromkeys(("none", "flip", "flip-zoom"), a)}
+    reference = np.zeros(10, int)  # the default says class 0 to every face: 8 right
+    [row] = compare_subsets(by_mode, labels, prior=prior, reference=reference)
+    tau, _ = choose_tau(a, labels, prior)
+    assert row["accuracy_tta"] == 0.8 and row["balanced"]["tau"] == tau > 0
+    assert row["balanced"]["accuracy"] == 1.0 and row["balanced"]["mean_recall"] == 1.0
+    assert row["vs_reference"] == {"only_subset": 2, "only_reference": 0, "p": 0.5}
+    [raw] = compare_subsets(by_mode, labels, reference=reference)  # without a prior: flip answers, no rule
+    assert "balanced" not in raw and raw["vs_reference"] == {"only_subset": 0, "only_reference": 0, "p": 1.0}
+
+
 def test_cli_ensemble_search_scores_every_subset(finished_run: Path, second_run: Path) -> None:
     data = json.loads((finished_run / "config.json").read_text())["data"]
     result = run_cli("ensemble-search", str(finished_run), str(second_run), "--data", data, "--json")
@@ -141,8 +163,14 @@ def test_cli_ensemble_search_scores_every_subset(finished_run: Path, second_run:
     assert {len(row["members"]) for row in report["subsets"]} == {1, 2}
     assert all(0 <= row["accuracy"] <= 1 and 0 <= row["accuracy_flip_zoom_tta"] <= 1 and row["parameters"] > 0 for row in report["subsets"])
     assert report["subsets"][0]["p_vs_best"] == 1.0 and all(0 < row["p_vs_best"] <= 1 for row in report["subsets"])
-    text = run_cli("ensemble-search", str(finished_run), str(second_run), "--data", data, "--top", "1")
+    assert report["against"] == "models/default/model.keras"  # the shipped default, answering by its rule
+    for row in report["subsets"]:
+        versus = row["vs_reference"]
+        assert versus["only_subset"] >= 0 and versus["only_reference"] >= 0 and 0 < versus["p"] <= 1
+        assert 0 <= row["balanced"]["tau"] <= 1 and 0 <= row["balanced"]["accuracy"] <= 1
+    text = run_cli("ensemble-search", str(finished_run), str(second_run), "--data", data, "--top", "1", "--against", "none")
     assert text.returncode == 0 and text.stdout.startswith("3 subsets compared on PublicTest")
-    assert len(text.stdout.strip().splitlines()) == 2 and "best.keras" not in text.stdout  # runs named by folder
+    assert len(text.stdout.strip().splitlines()) == 3 and "best.keras" not in text.stdout  # runs named by folder
+    assert "balanced (tau" in text.stdout and " vs " not in text.stdout.splitlines()[-1]
     missing = run_cli("ensemble-search", str(finished_run), "nope.keras", "--data", data)
     assert missing.returncode != 0 and len(missing.stderr.strip().splitlines()) == 1

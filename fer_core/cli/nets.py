@@ -6,12 +6,12 @@ import argparse
 import json
 from pathlib import Path
 
-from fer_core.cli.common import labelled_dataset, labelled_split, positive_int, print_json
-from fer_core.evaluation.metrics import (
-    probabilities_by_mode,
-)
+from fer_core.cli.common import labelled_dataset, positive_int, print_json
+from fer_core.evaluation.metrics import predict_probabilities, probabilities_by_mode
+from fer_core.evaluation.significance import format_p_value
 from fer_core.files import read_metrics
 from fer_core.nets.classifiers import FastClassifier, load_classifier
+from fer_core.nets.decision import DecisionRule, choose_tau, class_prior, read_rule
 from fer_core.nets.ensemble import compare_subsets, member_model_path
 from fer_core.nets.publish import (
     describe_published,
@@ -21,7 +21,7 @@ from fer_core.nets.publish import (
     record_decision_rule,
     restore_previous_default,
 )
-from fer_core.paths import DEFAULT_MODEL_DIR
+from fer_core.paths import DEFAULT_MODEL_DIR, DEFAULT_MODEL_PATH
 from fer_core.training.config import portable_path
 from fer_core.training.runs import resolve_run_dir
 
@@ -54,6 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     search.add_argument("--data", required=True, help="dataset to score on")
     search.add_argument("--split", default="PublicTest", help="the selection split (never the independent test split)")
     search.add_argument("--top", type=positive_int, default=15, help="how many subsets to print")
+    search.add_argument("--against", metavar="MODEL", help="the model a subset has to beat, each answering by its balanced rule "
+                        "as Live does (default: the app's default model; 'none': no comparison)")
     search.add_argument("--json", action="store_true")
 
 
@@ -98,7 +100,9 @@ def _ensemble(args: argparse.Namespace) -> int:
 
 
 def _ensemble_search(args: argparse.Namespace) -> int:
-    rows = labelled_split(args.data, args.split)
+    dataset = labelled_dataset(args.data)
+    rows = dataset.split(args.split)
+    prior = class_prior(dataset.split("Training").labels) if "Training" in dataset.split_names and args.split != "Training" else None
     probabilities, parameters = {}, {}
     for source in args.models:
         path = member_model_path(source)
@@ -106,21 +110,54 @@ def _ensemble_search(args: argparse.Namespace) -> int:
         name = portable_path(str(path))
         probabilities[name] = probabilities_by_mode(FastClassifier(model), rows.images)
         parameters[name] = model.count_params()
-    ranked = compare_subsets(probabilities, rows.labels)
+    against = _reference_model(args.against)
+    reference = _live_answers(against, rows.images, rows.labels, prior) if against else None
+    ranked = compare_subsets(probabilities, rows.labels, prior=prior, reference=reference)
     for row in ranked:
         row["parameters"] = sum(parameters[name] for name in row["members"])
     if args.json:
-        print_json({"split": args.split, "n": len(rows.labels), "compared": len(ranked), "subsets": ranked})
+        print_json({"split": args.split, "n": len(rows.labels), "compared": len(ranked),
+                    "against": portable_path(str(against)) if against else None, "subsets": ranked})
         return 0
     print(f"{len(ranked)} subsets compared on {args.split} ({len(rows.labels)} faces); best first "
           f"(the best of many is a little flattered). A face costs one pass per member, two with flip TTA, six with flip-zoom. "
           f"p: exact McNemar test of each subset against the best with flip TTA (under 0.05: the gap is unlikely to be chance).")
+    if prior is not None:
+        print("balanced: flip TTA answered by the rule publish would record (tau chosen for mean per-class recall), as Live answers.")
+    if against:
+        print(f"vs {portable_path(str(against))}: faces right only for the subset against only for it, each answering as Live does, "
+              "and McNemar's p: a new default has to win this.")
     labels = {name: Path(name).parent.name if Path(name).name == "best.keras" else name for name in probabilities}
     for row in ranked[: args.top]:
+        balanced = row.get("balanced")
+        versus = row.get("vs_reference")
         print(f"  {row['accuracy']:.4f} plain  {row['accuracy_tta']:.4f} flip  {row['accuracy_flip_zoom_tta']:.4f} flip-zoom  "
-              f"p={row['p_vs_best']:<6.3g}  {row['parameters'] / 1e6:5.2f} M params  "
+              f"p={row['p_vs_best']:<6.3g}  "
+              + (f"{balanced['accuracy']:.4f} balanced (tau {balanced['tau']:.1f}, recall {balanced['mean_recall']:.4f})  " if balanced else "")
+              + (f"{versus['only_subset']} vs {versus['only_reference']}, p={format_p_value(versus['p'])}  " if versus else "")
+              + f"{row['parameters'] / 1e6:5.2f} M params  "
               + " + ".join(labels[name] for name in row["members"]))
     return 0
+
+
+def _reference_model(against: str | None) -> Path | None:
+    """The model named by ``--against``: the app's default unless told otherwise, none for 'none'
+    (or when no default has been published)."""
+    if against == "none":
+        return None
+    if against is None:
+        return DEFAULT_MODEL_PATH if DEFAULT_MODEL_PATH.is_file() else None
+    return member_model_path(against)
+
+
+def _live_answers(model_path: Path, images, labels, prior: tuple[float, ...] | None):
+    """A model's answers as Live gives them: flip TTA by its recorded rule, or, for a model
+    without one (a run's best.keras), by the rule publish would record for it."""
+    probabilities = predict_probabilities(load_classifier(model_path), images, tta="flip")
+    rule = read_rule(model_path.parent)
+    if rule is None and prior is not None:
+        rule = DecisionRule(prior, choose_tau(probabilities, labels, prior)[0])
+    return (rule.adjust(probabilities) if rule else probabilities).argmax(axis=1)
 
 
 def _say_where_the_replaced_default_is(target: Path) -> None:

@@ -25,6 +25,7 @@ from fer_core.errors import FerError
 from fer_core.evaluation.significance import paired_comparison
 from fer_core.files import BEST_MODEL
 from fer_core.labels import IMAGE_SIZE
+from fer_core.nets.decision import DecisionRule, choose_tau
 from fer_core.nets.tta import TTA_MODES
 from fer_core.training.config import portable_path
 from fer_core.training.lineage import stages_before
@@ -78,7 +79,10 @@ def describe_member(model_path: Path) -> dict:
     return {"model": portable_path(str(model_path)), "stages": stages}
 
 
-def compare_subsets(probabilities: dict[str, dict[str, np.ndarray]], labels: np.ndarray) -> list[dict]:
+def compare_subsets(
+    probabilities: dict[str, dict[str, np.ndarray]], labels: np.ndarray, *,
+    prior: tuple[float, ...] | None = None, reference: np.ndarray | None = None,
+) -> list[dict]:
     """Accuracy of every subset of candidate models averaged, with each TTA mode, best first
     by flip TTA (what the live path can afford for two nets).
 
@@ -87,21 +91,38 @@ def compare_subsets(probabilities: dict[str, dict[str, np.ndarray]], labels: np.
     commute). Choosing the best of many subsets on that split flatters the winner a little;
     the caller reports how many were compared, and each row's ``p_vs_best`` (exact McNemar,
     flip TTA, on the same faces) says whether its gap to the winner could be chance.
+
+    Live answers by the balanced rule that ``publish`` records, not by the raw argmax, and a subset
+    can gain raw accuracy while losing under its rule (the trio of issue 32 did). So with ``prior``
+    (the Training split's class shares) each row also gets ``balanced``: that rule's tau, chosen
+    for mean recall on these faces as ``publish`` chooses it, and the accuracy and mean recall it
+    gives. With ``reference`` (the answers to beat on the same faces, as Live gives them: the
+    default's by its recorded rule), ``vs_reference`` counts the faces right only for the subset and
+    only for the reference, with McNemar's p, comparing the subset's balanced answers (flip without
+    a prior): the test a new default has to pass.
     """
     names = list(probabilities)
     rows, flip_predictions = [], []
     for size in range(1, min(len(names), MAX_MEMBERS) + 1):
         for subset in itertools.combinations(names, size):
-            predictions = {
-                mode: np.mean([probabilities[name][mode] for name in subset], axis=0).argmax(axis=1) for mode in TTA_MODES
-            }
+            averaged = {mode: np.mean([probabilities[name][mode] for name in subset], axis=0) for mode in TTA_MODES}
+            predictions = {mode: averaged[mode].argmax(axis=1) for mode in TTA_MODES}
             flip_predictions.append(predictions["flip"])
-            rows.append({
+            row = {
                 "members": list(subset),
                 "accuracy": float(np.mean(predictions["none"] == labels)),
                 "accuracy_tta": float(np.mean(predictions["flip"] == labels)),
                 "accuracy_flip_zoom_tta": float(np.mean(predictions["flip-zoom"] == labels)),
-            })
+            }
+            answers = predictions["flip"]
+            if prior is not None:
+                tau, table = choose_tau(averaged["flip"], labels, prior)
+                row["balanced"] = next(entry for entry in table if entry["tau"] == tau)
+                answers = DecisionRule(prior, tau).adjust(averaged["flip"]).argmax(axis=1)
+            if reference is not None:
+                test = paired_comparison(labels, reference, answers)
+                row["vs_reference"] = {"only_subset": test.only_b, "only_reference": test.only_a, "p": test.p_value}
+            rows.append(row)
     order = sorted(range(len(rows)), key=lambda i: (-rows[i]["accuracy_tta"], -rows[i]["accuracy"], len(rows[i]["members"])))
     if order:
         best = flip_predictions[order[0]]
