@@ -6,6 +6,8 @@ import argparse
 import json
 from pathlib import Path
 
+import numpy as np
+
 from fer_core.cli.common import labelled_dataset, positive_int, print_json
 from fer_core.evaluation.metrics import predict_probabilities, probabilities_by_mode
 from fer_core.evaluation.significance import format_p_value
@@ -150,7 +152,7 @@ def _reference_model(against: str | None) -> Path | None:
     return member_model_path(against)
 
 
-def _live_answers(model_path: Path, images, labels, prior: tuple[float, ...] | None):
+def _live_answers(model_path: Path, images: np.ndarray, labels: np.ndarray, prior: tuple[float, ...] | None) -> np.ndarray:
     """A model's answers as Live gives them: flip TTA by its recorded rule, or, for a model
     without one (a run's best.keras), by the rule publish would record for it."""
     probabilities = predict_probabilities(load_classifier(model_path), images, tta="flip")
